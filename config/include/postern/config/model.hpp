@@ -1,0 +1,163 @@
+// The configuration model: plain structs every parser fills and every consumer reads.
+// Parse (haproxy.cfg or YAML) -> this model -> validate -> the dataplane compiles a snapshot.
+#pragma once
+
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "postern/config/address.hpp"
+
+namespace postern::config {
+
+using Millis = std::int64_t;
+
+// Where an entity was written. It never takes part in model equality, so a model dumped
+// to YAML and loaded back compares equal although every line number changed.
+struct Origin {
+  std::string file;
+  int line = 0;
+  int column = 0;
+  friend bool operator==(const Origin&, const Origin&) { return true; }
+};
+
+struct LogTarget {
+  bool global = false;  // `log global`
+  std::string address;  // `log <address> [len <n>] [format <f>] <facility> [<level> [<minlevel>]]`
+  std::string facility;
+  std::string level;
+  std::string min_level;
+  Origin origin;
+  friend bool operator==(const LogTarget&, const LogTarget&) = default;
+};
+
+struct Global {
+  std::optional<std::uint32_t> maxconn;
+  std::vector<LogTarget> log;
+  Origin origin;
+  friend bool operator==(const Global&, const Global&) = default;
+};
+
+struct Bind {
+  Endpoint endpoint;  // address 0.0.0.0 / :: means every VIP of the dataplane
+  bool accept_proxy = false;
+  Origin origin;
+  friend bool operator==(const Bind&, const Bind&) = default;
+};
+
+struct Timeouts {
+  std::optional<Millis> connect;
+  std::optional<Millis> client;
+  std::optional<Millis> server;
+  std::optional<Millis> check;
+  std::optional<Millis> queue;
+  std::optional<Millis> client_fin;
+  std::optional<Millis> server_fin;
+  std::optional<Millis> tunnel;
+  friend bool operator==(const Timeouts&, const Timeouts&) = default;
+};
+
+// One `tcp-check` rule (HAProxy 2.x syntax, the subset mail checks need).
+struct TcpCheckRule {
+  enum class Kind : std::uint8_t { kConnect, kSend, kSendBinary, kExpect };
+  enum class Match : std::uint8_t { kString, kRstring, kBinary };
+  Kind kind = Kind::kConnect;
+  // connect
+  std::optional<std::uint16_t> port;
+  bool send_proxy = false;
+  // send / expect
+  std::string data;  // send: the bytes (escapes resolved); expect: the pattern
+  Match match = Match::kString;
+  bool negate = false;  // `expect ! string ...` / `expect !string ...`
+  Origin origin;
+  friend bool operator==(const TcpCheckRule&, const TcpCheckRule&) = default;
+};
+
+struct Server {
+  std::string name;
+  std::optional<Endpoint> endpoint;  // missing address is a validation error
+  std::uint32_t weight = 1;          // 0..256; 0 takes no new connections
+  bool check = false;
+  Millis inter = 2000;
+  std::optional<Millis> fastinter;
+  std::optional<Millis> downinter;
+  std::uint32_t rise = 2;
+  std::uint32_t fall = 3;
+  bool send_proxy_v2 = false;
+  bool check_send_proxy = false;
+  bool backup = false;
+  bool disabled = false;
+  std::optional<std::uint32_t> maxconn;
+  std::optional<std::uint16_t> check_port;  // `port N`
+  std::optional<IpAddress> check_addr;      // `addr A`
+  Origin origin;
+  friend bool operator==(const Server&, const Server&) = default;
+};
+
+enum class Balance : std::uint8_t { kRoundRobin, kStaticRoundRobin };
+
+// A `listen` section, or a `frontend` folded together with its `default_backend`.
+struct Listener {
+  std::string name;
+  std::vector<Bind> binds;
+  Balance balance = Balance::kRoundRobin;
+  Timeouts timeouts;
+  std::optional<std::uint32_t> maxconn;
+  std::uint32_t retries = 3;
+  bool redispatch = false;
+  bool tcp_check = false;
+  std::vector<TcpCheckRule> tcp_check_rules;
+  bool dontlognull = false;
+  std::vector<LogTarget> log;
+  std::vector<Server> servers;
+  Origin origin;
+  friend bool operator==(const Listener&, const Listener&) = default;
+};
+
+struct Interface {
+  std::string name;
+  std::string device;  // PCI address or vdev string
+  IpPrefix address;
+  Origin origin;
+  friend bool operator==(const Interface&, const Interface&) = default;
+};
+
+struct Route {
+  IpPrefix to;
+  IpAddress via;
+  Origin origin;
+  friend bool operator==(const Route&, const Route&) = default;
+};
+
+// Postern's own `dataplane:` YAML section.
+struct Dataplane {
+  std::vector<std::string> eal;
+  std::uint32_t workers = 1;
+  std::uint32_t flows = 262144;
+  std::vector<Interface> interfaces;
+  std::vector<Route> routes;
+  std::vector<IpAddress> vips;
+  std::vector<IpAddress> source_addresses;
+  Origin origin;
+  friend bool operator==(const Dataplane&, const Dataplane&) = default;
+};
+
+// Postern's own `admin:` YAML section.
+struct Admin {
+  std::optional<Endpoint> http;
+  std::string socket;
+  std::string state_file;
+  Origin origin;
+  friend bool operator==(const Admin&, const Admin&) = default;
+};
+
+struct Config {
+  Global global;
+  std::vector<Listener> listeners;
+  std::optional<Dataplane> dataplane;
+  std::optional<Admin> admin;
+  friend bool operator==(const Config&, const Config&) = default;
+};
+
+}  // namespace postern::config

@@ -1,0 +1,202 @@
+// Daemon life cycle on the main lcore: start, reload, counters, stop.
+#include "postern/control/daemon.hpp"
+
+#include <chrono>
+#include <csignal>
+#include <cstdio>
+#include <fstream>
+#include <iostream>
+#include <sstream>
+#include <stdexcept>
+#include <thread>
+
+#include "postern/config/load.hpp"
+#include "postern/control/dataplane_config.hpp"
+#include "worker/runtime.hpp"
+
+namespace postern::control {
+namespace {
+
+volatile std::sig_atomic_t g_stop = 0;
+volatile std::sig_atomic_t g_reload = 0;
+
+void on_signal(int sig) {
+  if (sig == SIGHUP || sig == SIGUSR2) {
+    g_reload = 1;
+  } else {
+    g_stop = 1;
+  }
+}
+
+void log_line(const std::string& msg) {
+  std::cerr << "postern: " << msg << std::endl;
+}
+
+// Counters summed over workers, as JSON (written to admin.state_file and printed at exit).
+std::string counters_json(const dataplane::Runtime& rt) {
+  dataplane::WorkerCounters sum;
+  for (const auto& w : rt.workers()) {
+    const auto& c = w->counters();
+    sum.rx_packets += c.rx_packets;
+    sum.tx_packets += c.tx_packets;
+    sum.rx_bytes += c.rx_bytes;
+    sum.tx_bytes += c.tx_bytes;
+    sum.arp_replies_sent += c.arp_replies_sent;
+    sum.arp_requests_sent += c.arp_requests_sent;
+    sum.icmp_echo_replies += c.icmp_echo_replies;
+    sum.rst_sent += c.rst_sent;
+    sum.flows_created += c.flows_created;
+    sum.flows_closed += c.flows_closed;
+    sum.flows_expired += c.flows_expired;
+    sum.proxy_headers_sent += c.proxy_headers_sent;
+    sum.proxy_retransmits += c.proxy_retransmits;
+    sum.proxy_headers_received += c.proxy_headers_received;
+    sum.syn_redispatched += c.syn_redispatched;
+    sum.connect_failures += c.connect_failures;
+    sum.active_flows += c.active_flows;
+    for (std::size_t i = 0; i < sum.drops.size(); ++i) {
+      sum.drops[i] += c.drops[i];
+    }
+  }
+  std::ostringstream o;
+  o << "{\n  \"counters\": {";
+  const std::pair<const char*, std::uint64_t> rows[] = {
+      {"rx_packets", sum.rx_packets},
+      {"tx_packets", sum.tx_packets},
+      {"rx_bytes", sum.rx_bytes},
+      {"tx_bytes", sum.tx_bytes},
+      {"arp_replies_sent", sum.arp_replies_sent},
+      {"arp_requests_sent", sum.arp_requests_sent},
+      {"icmp_echo_replies", sum.icmp_echo_replies},
+      {"rst_sent", sum.rst_sent},
+      {"flows_created", sum.flows_created},
+      {"flows_closed", sum.flows_closed},
+      {"flows_expired", sum.flows_expired},
+      {"proxy_headers_sent", sum.proxy_headers_sent},
+      {"proxy_retransmits", sum.proxy_retransmits},
+      {"proxy_headers_received", sum.proxy_headers_received},
+      {"syn_redispatched", sum.syn_redispatched},
+      {"connect_failures", sum.connect_failures},
+      {"active_flows", sum.active_flows},
+  };
+  const char* sep = "\n";
+  for (const auto& [k, v] : rows) {
+    o << sep << "    \"" << k << "\": " << v;
+    sep = ",\n";
+  }
+  o << "\n  },\n  \"drops\": {";
+  sep = "\n";
+  for (std::size_t i = 0; i < sum.drops.size(); ++i) {
+    o << sep << "    \"" << dataplane::kDropReasonNames[i] << "\": " << sum.drops[i];
+    sep = ",\n";
+  }
+  o << "\n  },\n  \"servers\": [";
+  sep = "\n";
+  if (const auto* snap = rt.snapshot()) {
+    for (std::uint16_t s = 0; s < snap->servers.size(); ++s) {
+      std::uint64_t active = 0;
+      std::uint64_t total = 0;
+      for (const auto& w : rt.workers()) {
+        active += w->server_active(s);
+        total += w->server_total(s);
+      }
+      o << sep << "    {\"name\": \"" << snap->servers[s].name << "\", \"active\": " << active
+        << ", \"total\": " << total << "}";
+      sep = ",\n";
+    }
+  }
+  o << "\n  ]\n}\n";
+  return o.str();
+}
+
+void write_state(const config::Config& cfg, const dataplane::Runtime& rt) {
+  if (!cfg.admin || cfg.admin->state_file.empty()) {
+    return;
+  }
+  const std::string tmp = cfg.admin->state_file + ".tmp";
+  {
+    std::ofstream f(tmp);
+    if (!f) {
+      return;
+    }
+    f << counters_json(rt);
+  }
+  std::rename(tmp.c_str(), cfg.admin->state_file.c_str());
+}
+
+}  // namespace
+
+int run_daemon(const config::Config& cfg_in, const std::vector<std::string>& files,
+               const std::vector<std::string>& extra_eal) {
+  config::Config cfg = cfg_in;
+  config::Diagnostics diags;
+  dataplane::Settings settings = build_settings(cfg, extra_eal, diags);
+  for (const auto& d : diags.items()) {
+    std::cerr << config::format(d) << "\n";
+  }
+  if (diags.has_errors()) {
+    return 1;
+  }
+  struct sigaction sa {};
+  sa.sa_handler = &on_signal;
+  sigemptyset(&sa.sa_mask);
+  for (int sig : {SIGINT, SIGTERM, SIGHUP, SIGUSR2}) {
+    sigaction(sig, &sa, nullptr);
+  }
+  try {
+    dataplane::Runtime rt(std::move(settings));
+    std::uint32_t generation = 1;
+    auto snap = build_snapshot(cfg, rt.settings(), generation, diags);
+    for (const auto& d : diags.items()) {
+      std::cerr << config::format(d) << "\n";
+    }
+    if (diags.has_errors()) {
+      return 1;
+    }
+    rt.publish(std::move(snap));
+    rt.start();
+    log_line("dataplane running: " + std::to_string(rt.settings().workers) + " worker(s), " +
+             std::to_string(cfg.listeners.size()) + " listener(s)");
+    auto last_state = std::chrono::steady_clock::now() - std::chrono::seconds(10);
+    while (g_stop == 0) {
+      std::this_thread::sleep_for(std::chrono::milliseconds(50));
+      if (g_reload != 0) {
+        g_reload = 0;
+        config::Diagnostics rd;
+        config::Config next = config::load_files(files, rd);
+        std::unique_ptr<dataplane::Snapshot> next_snap;
+        if (!rd.has_errors()) {
+          next_snap = build_snapshot(next, rt.settings(), generation + 1, rd);
+        }
+        for (const auto& d : rd.items()) {
+          std::cerr << config::format(d) << "\n";
+        }
+        if (rd.has_errors() || !next_snap) {
+          log_line("reload refused: the running configuration keeps serving");
+        } else if (next.dataplane != cfg.dataplane) {
+          log_line("reload refused: the dataplane section changed; it needs a restart");
+        } else {
+          ++generation;
+          rt.publish(std::move(next_snap));
+          cfg = std::move(next);
+          log_line("reloaded: generation " + std::to_string(generation));
+        }
+      }
+      const auto now = std::chrono::steady_clock::now();
+      if (now - last_state >= std::chrono::seconds(1)) {
+        write_state(cfg, rt);
+        last_state = now;
+      }
+    }
+    log_line("stopping");
+    rt.stop();
+    write_state(cfg, rt);
+    std::cerr << counters_json(rt);
+  } catch (const std::exception& e) {
+    log_line(std::string("fatal: ") + e.what());
+    return 1;
+  }
+  return 0;
+}
+
+}  // namespace postern::control

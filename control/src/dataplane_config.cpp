@@ -1,0 +1,152 @@
+// Config model -> dataplane Settings and Snapshot.
+#include "postern/control/dataplane_config.hpp"
+
+#include <algorithm>
+#include <cstring>
+#include <rte_byteorder.h>
+
+namespace postern::control {
+namespace {
+
+using config::Family;
+
+// Defaults where the file leaves a timeout out (HAProxy would wait forever and warns; a
+// splice without an idle limit would leak flows, so Postern picks finite values).
+constexpr std::uint32_t kDefaultConnectMs = 5000;
+constexpr std::uint32_t kDefaultIdleMs = 300000;
+
+std::uint32_t ipv4_be(const config::IpAddress& a) {
+  std::uint32_t v;
+  std::memcpy(&v, a.bytes.data(), 4);
+  return v;
+}
+
+bool require_v4(const config::IpAddress& a, const config::Origin& o, const char* what,
+                config::Diagnostics& diags) {
+  if (a.family == Family::kIpv4) {
+    return true;
+  }
+  diags.error(o.file, o.line, o.column,
+              std::string(what) + " " + a.to_string() +
+                  " is IPv6; the dataplane forwards IPv4 only in this version");
+  return false;
+}
+
+std::uint32_t ms(const std::optional<config::Millis>& v, std::uint32_t fallback) {
+  if (!v) {
+    return fallback;
+  }
+  return static_cast<std::uint32_t>(std::clamp<config::Millis>(*v, 1, 0x7fffffff));
+}
+
+}  // namespace
+
+dataplane::Settings build_settings(const config::Config& cfg,
+                                   const std::vector<std::string>& extra_eal,
+                                   config::Diagnostics& diags) {
+  dataplane::Settings s;
+  if (!cfg.dataplane) {
+    diags.error("", 0, 0,
+                "no 'dataplane:' section: give a YAML file with interfaces, VIPs and source "
+                "addresses (see docs/configuration.md)");
+    return s;
+  }
+  const config::Dataplane& d = *cfg.dataplane;
+  s.eal_args = d.eal;
+  s.eal_args.insert(s.eal_args.end(), extra_eal.begin(), extra_eal.end());
+  s.workers = d.workers;
+  s.flows = d.flows;
+  for (const auto& i : d.interfaces) {
+    dataplane::InterfaceSettings is;
+    is.name = i.name;
+    is.device = i.device;
+    if (require_v4(i.address.address, i.origin, "interface address", diags)) {
+      is.ip = ipv4_be(i.address.address);
+      is.prefix_len = i.address.length;
+    }
+    s.interfaces.push_back(is);
+  }
+  for (const auto& r : d.routes) {
+    if (require_v4(r.to.address, r.origin, "route", diags) &&
+        require_v4(r.via, r.origin, "route gateway", diags)) {
+      s.routes.push_back({ipv4_be(r.to.address), r.to.length, ipv4_be(r.via)});
+    }
+  }
+  for (const auto& a : d.source_addresses) {
+    if (require_v4(a, d.origin, "source address", diags)) {
+      s.source_addresses.push_back(ipv4_be(a));
+    }
+  }
+  return s;
+}
+
+std::unique_ptr<dataplane::Snapshot> build_snapshot(const config::Config& cfg,
+                                                    const dataplane::Settings& settings,
+                                                    std::uint32_t generation,
+                                                    config::Diagnostics& diags) {
+  auto snap = std::make_unique<dataplane::Snapshot>();
+  snap->generation = generation;
+  snap->global_maxconn = cfg.global.maxconn.value_or(0);
+  if (cfg.dataplane) {
+    for (const auto& v : cfg.dataplane->vips) {
+      if (require_v4(v, cfg.dataplane->origin, "VIP", diags)) {
+        snap->vips.push_back(ipv4_be(v));
+      }
+    }
+  }
+  for (const auto& l : cfg.listeners) {
+    dataplane::ListenerSlot ls;
+    ls.name = l.name;
+    ls.first_server = static_cast<std::uint16_t>(snap->servers.size());
+    ls.maxconn = l.maxconn.value_or(0);
+    ls.retries = static_cast<std::uint8_t>(std::min<std::uint32_t>(l.retries, 255));
+    ls.redispatch = l.redispatch;
+    ls.timeout_connect_ms = ms(l.timeouts.connect, kDefaultConnectMs);
+    // `timeout tunnel` governs established connections when set, as in HAProxy.
+    ls.timeout_client_ms = ms(l.timeouts.tunnel ? l.timeouts.tunnel : l.timeouts.client,
+                              kDefaultIdleMs);
+    ls.timeout_server_ms = ms(l.timeouts.tunnel ? l.timeouts.tunnel : l.timeouts.server,
+                              kDefaultIdleMs);
+    const auto listener_index = static_cast<std::uint16_t>(snap->listeners.size());
+    for (const auto& b : l.binds) {
+      if (!require_v4(b.endpoint.address, b.origin, "bind address", diags)) {
+        continue;
+      }
+      dataplane::BindEntry be;
+      be.vip = ipv4_be(b.endpoint.address);
+      be.port = b.endpoint.port;
+      be.listener = listener_index;
+      be.accept_proxy = b.accept_proxy;
+      snap->binds.push_back(be);
+    }
+    for (const auto& sv : l.servers) {
+      if (!sv.endpoint || !require_v4(sv.endpoint->address, sv.origin, "server", diags)) {
+        continue;
+      }
+      dataplane::ServerSlot ss;
+      ss.name = l.name + "/" + sv.name;
+      ss.ip = ipv4_be(sv.endpoint->address);
+      ss.port = rte_cpu_to_be_16(sv.endpoint->port);
+      ss.weight = static_cast<std::uint16_t>(sv.weight);
+      ss.backup = sv.backup;
+      ss.disabled = sv.disabled;
+      ss.send_proxy = sv.send_proxy_v2;
+      ss.maxconn = sv.maxconn.value_or(0);
+      const auto hop = dataplane::route_lookup(settings, ss.ip);
+      if (!hop) {
+        diags.error(sv.origin.file, sv.origin.line, sv.origin.column,
+                    "server '" + ss.name + "' at " + sv.endpoint->address.to_string() +
+                        " is on no interface's subnet and no route reaches it");
+        continue;
+      }
+      ss.port_id = static_cast<std::uint8_t>(settings.interfaces[hop->interface].port_id);
+      ss.next_hop = hop->next_hop;
+      snap->servers.push_back(ss);
+    }
+    ls.server_count = static_cast<std::uint16_t>(snap->servers.size() - ls.first_server);
+    snap->listeners.push_back(ls);
+  }
+  return snap;
+}
+
+}  // namespace postern::control

@@ -1,0 +1,205 @@
+// Full NAT with sequence shift, and the segments Postern writes on its own behalf.
+#include "nat/splice.hpp"
+
+#include <cstring>
+#include <rte_byteorder.h>
+
+#include "net/checksum.hpp"
+#include "net/tcp_options.hpp"
+#include "proxy/proxy_v2.hpp"
+
+namespace postern::dataplane {
+namespace {
+
+constexpr std::uint8_t kDefaultTtl = 64;
+
+// Rewrites the IPv4 and TCP address pair and ports, TTL - 1, with incremental checksums.
+void rewrite_addresses(FrameView& v, std::uint32_t src, std::uint32_t dst, std::uint16_t sport,
+                       std::uint16_t dport) noexcept {
+  rte_ipv4_hdr* ip = v.ip;
+  rte_tcp_hdr* tcp = v.tcp;
+  std::uint16_t ipc = ip->hdr_checksum;
+  std::uint16_t tc = tcp->cksum;
+  ipc = csum_replace32(ipc, ip->src_addr, src);
+  ipc = csum_replace32(ipc, ip->dst_addr, dst);
+  tc = csum_replace32(tc, ip->src_addr, src);  // the pseudo-header holds the addresses
+  tc = csum_replace32(tc, ip->dst_addr, dst);
+  tc = csum_replace16(tc, tcp->src_port, sport);
+  tc = csum_replace16(tc, tcp->dst_port, dport);
+  // TTL shares a 16-bit word with the protocol field.
+  std::uint16_t ttl_word_old;
+  std::memcpy(&ttl_word_old, &ip->time_to_live, 2);
+  ip->time_to_live = static_cast<std::uint8_t>(ip->time_to_live - 1);
+  std::uint16_t ttl_word_new;
+  std::memcpy(&ttl_word_new, &ip->time_to_live, 2);
+  ipc = csum_replace16(ipc, ttl_word_old, ttl_word_new);
+  ip->src_addr = src;
+  ip->dst_addr = dst;
+  tcp->src_port = sport;
+  tcp->dst_port = dport;
+  ip->hdr_checksum = ipc;
+  tcp->cksum = tc;
+}
+
+std::uint16_t write_segment(std::uint8_t* out, std::uint16_t cap, const L2Addresses& l2,
+                            std::uint32_t src_ip, std::uint32_t dst_ip, std::uint16_t sport,
+                            std::uint16_t dport, Seq seq, Seq ack, std::uint8_t flags,
+                            std::uint16_t win_be, const std::uint8_t* opts,
+                            std::uint8_t opts_len, const std::uint8_t* payload,
+                            std::uint16_t payload_len) noexcept {
+  const std::uint16_t tcp_len = static_cast<std::uint16_t>(20 + opts_len + payload_len);
+  const std::uint16_t ip_len = static_cast<std::uint16_t>(20 + tcp_len);
+  const std::uint16_t frame_len = static_cast<std::uint16_t>(sizeof(rte_ether_hdr) + ip_len);
+  if (frame_len > cap || (opts_len & 3) != 0) {
+    return 0;
+  }
+  auto* eth = reinterpret_cast<rte_ether_hdr*>(out);
+  eth->src_addr = l2.src;
+  eth->dst_addr = l2.dst;
+  eth->ether_type = rte_cpu_to_be_16(RTE_ETHER_TYPE_IPV4);
+  auto* ip = reinterpret_cast<rte_ipv4_hdr*>(eth + 1);
+  ip->version_ihl = 0x45;
+  ip->type_of_service = 0;
+  ip->total_length = rte_cpu_to_be_16(ip_len);
+  ip->packet_id = 0;
+  ip->fragment_offset = rte_cpu_to_be_16(RTE_IPV4_HDR_DF_FLAG);
+  ip->time_to_live = kDefaultTtl;
+  ip->next_proto_id = IPPROTO_TCP;
+  ip->src_addr = src_ip;
+  ip->dst_addr = dst_ip;
+  ip->hdr_checksum = ipv4_header_checksum(ip, 20);
+  auto* tcp = reinterpret_cast<rte_tcp_hdr*>(ip + 1);
+  tcp->src_port = sport;
+  tcp->dst_port = dport;
+  tcp->sent_seq = rte_cpu_to_be_32(seq.value());
+  tcp->recv_ack = rte_cpu_to_be_32(ack.value());
+  tcp->data_off = static_cast<std::uint8_t>(((20 + opts_len) / 4) << 4);
+  tcp->tcp_flags = flags;
+  tcp->rx_win = win_be;
+  tcp->tcp_urp = 0;
+  auto* p = reinterpret_cast<std::uint8_t*>(tcp + 1);
+  if (opts_len != 0) {
+    std::memcpy(p, opts, opts_len);
+  }
+  if (payload_len != 0) {
+    std::memcpy(p + opts_len, payload, payload_len);
+  }
+  tcp->cksum = tcp4_checksum(src_ip, dst_ip, tcp, tcp_len);
+  return frame_len;
+}
+
+}  // namespace
+
+Seq map_ack_to_client(Seq ack, const Flow& f) noexcept {
+  if (f.delta == 0 && !f.has(kFlowHeaderSent)) {
+    return ack;
+  }
+  // Server space: [isn+1, isn+1+hdr_len) is Postern's header. Until all of it is
+  // acknowledged, the client has nothing acknowledged beyond its SYN (or, with accept-proxy,
+  // its own header still counts as unacknowledged).
+  const Seq first = f.client_isn + 1;
+  if (before(ack, first + static_cast<std::int32_t>(f.hdr_len))) {
+    return first;
+  }
+  return ack - f.delta;
+}
+
+void rewrite_to_server(FrameView& v, const Flow& f) noexcept {
+  if (f.delta != 0) {
+    const std::uint32_t old_seq = v.tcp->sent_seq;
+    const std::uint32_t new_seq =
+        rte_cpu_to_be_32((Seq(rte_be_to_cpu_32(old_seq)) + f.delta).value());
+    v.tcp->cksum = csum_replace32(v.tcp->cksum, old_seq, new_seq);
+    v.tcp->sent_seq = new_seq;
+  }
+  rewrite_addresses(v, f.local_ip, f.server_ip, f.local_port, f.server_port);
+}
+
+void rewrite_to_client(FrameView& v, const Flow& f) noexcept {
+  if ((v.tcp->tcp_flags & RTE_TCP_ACK_FLAG) != 0 && f.has(kFlowHeaderSent)) {
+    const std::uint32_t old_ack = v.tcp->recv_ack;
+    const Seq mapped = map_ack_to_client(Seq(rte_be_to_cpu_32(old_ack)), f);
+    const std::uint32_t new_ack = rte_cpu_to_be_32(mapped.value());
+    v.tcp->cksum = csum_replace32(v.tcp->cksum, old_ack, new_ack);
+    v.tcp->recv_ack = new_ack;
+    if (f.has(kFlowSack) && v.tcp_hlen > 20) {
+      std::uint16_t check = v.tcp->cksum;
+      shift_sack_blocks(v.tcp_options(), v.tcp_options_len(), f.delta, f.client_isn + 1, check);
+      v.tcp->cksum = check;
+    }
+  }
+  rewrite_addresses(v, f.vip_ip, f.client_ip, f.vip_port, f.client_port);
+}
+
+std::uint16_t encode_flow_header(const Flow& f, std::uint8_t* out, std::uint16_t cap) noexcept {
+  proxy::Addresses a;
+  a.family = proxy::Family::kTcp4;
+  std::memcpy(a.src.data(), &f.origin_src_ip, 4);
+  std::memcpy(a.dst.data(), &f.origin_dst_ip, 4);
+  a.src_port = rte_be_to_cpu_16(f.origin_src_port);
+  a.dst_port = rte_be_to_cpu_16(f.origin_dst_port);
+  return static_cast<std::uint16_t>(proxy::encode_v2(a, proxy::V2Options{}, out, cap));
+}
+
+std::uint16_t build_header_segment(std::uint8_t* out, std::uint16_t cap, const Flow& f,
+                                   const L2Addresses& l2) noexcept {
+  std::uint8_t header[256];
+  const std::uint16_t hlen = encode_flow_header(f, header, sizeof header);
+  if (hlen == 0) {
+    return 0;
+  }
+  std::uint8_t opts[12];
+  std::uint8_t opts_len = 0;
+  if (f.has(kFlowTimestamps)) {
+    // NOP NOP TS, the layout Linux uses (RFC 7323 appendix A).
+    opts[0] = 1;
+    opts[1] = 1;
+    opts[2] = 8;
+    opts[3] = 10;
+    const std::uint32_t val = rte_cpu_to_be_32(f.ts_val);
+    const std::uint32_t ecr = rte_cpu_to_be_32(f.ts_ecr);
+    std::memcpy(opts + 4, &val, 4);
+    std::memcpy(opts + 8, &ecr, 4);
+    opts_len = 12;
+  }
+  return write_segment(out, cap, l2, f.local_ip, f.server_ip, f.local_port, f.server_port,
+                       f.client_isn + 1, f.server_isn + 1, RTE_TCP_PSH_FLAG | RTE_TCP_ACK_FLAG,
+                       f.client_win, opts, opts_len, header, hlen);
+}
+
+std::uint16_t build_syn(std::uint8_t* out, std::uint16_t cap, const Flow& f,
+                        const L2Addresses& l2) noexcept {
+  return write_segment(out, cap, l2, f.local_ip, f.server_ip, f.local_port, f.server_port,
+                       f.client_isn, Seq(0), RTE_TCP_SYN_FLAG, f.syn_win, f.syn_opts,
+                       f.syn_opts_len, nullptr, 0);
+}
+
+std::uint16_t build_rst(std::uint8_t* out, std::uint16_t cap, const L2Addresses& l2,
+                        std::uint32_t src_ip, std::uint16_t src_port, std::uint32_t dst_ip,
+                        std::uint16_t dst_port, Seq seq, Seq ack, bool with_ack) noexcept {
+  const std::uint8_t flags =
+      with_ack ? RTE_TCP_RST_FLAG | RTE_TCP_ACK_FLAG : static_cast<std::uint8_t>(RTE_TCP_RST_FLAG);
+  return write_segment(out, cap, l2, src_ip, dst_ip, src_port, dst_port, seq,
+                       with_ack ? ack : Seq(0), flags, 0, nullptr, 0, nullptr, 0);
+}
+
+std::uint16_t build_rst_reply(std::uint8_t* out, std::uint16_t cap, const FrameView& v) noexcept {
+  const L2Addresses l2{v.eth->dst_addr, v.eth->src_addr};
+  const std::uint8_t fl = v.tcp->tcp_flags;
+  if ((fl & RTE_TCP_ACK_FLAG) != 0) {
+    return build_rst(out, cap, l2, v.ip->dst_addr, v.tcp->dst_port, v.ip->src_addr,
+                     v.tcp->src_port, Seq(rte_be_to_cpu_32(v.tcp->recv_ack)), Seq(0), false);
+  }
+  std::int32_t seg_len = v.payload_len;
+  if ((fl & RTE_TCP_SYN_FLAG) != 0) {
+    ++seg_len;
+  }
+  if ((fl & RTE_TCP_FIN_FLAG) != 0) {
+    ++seg_len;
+  }
+  return build_rst(out, cap, l2, v.ip->dst_addr, v.tcp->dst_port, v.ip->src_addr,
+                   v.tcp->src_port, Seq(0), Seq(rte_be_to_cpu_32(v.tcp->sent_seq)) + seg_len,
+                   true);
+}
+
+}  // namespace postern::dataplane

@@ -1,0 +1,53 @@
+// The packet rewrites of the splice (DESIGN.md "The packet walk"): full NAT both ways, the
+// sequence shift that makes room for the PROXY header, and the segments Postern writes itself
+// (the header segment, SYNs for re-dispatch, RSTs). Functions over header views: no mbufs.
+#pragma once
+
+#include <cstdint>
+#include <rte_ether.h>
+
+#include "flow/flow.hpp"
+#include "net/frame.hpp"
+
+namespace postern::dataplane {
+
+// Client -> server: addresses and ports to local -> server, sequence number shifted by the
+// flow's delta once the header is out, TTL decremented. Checksums updated incrementally.
+void rewrite_to_server(FrameView& v, const Flow& f) noexcept;
+
+// Server -> client: addresses back to VIP -> client, acknowledgement and SACK blocks mapped
+// back into the client's sequence space (an ACK that covers only part of Postern's header
+// maps to the client's ISN + 1).
+void rewrite_to_client(FrameView& v, const Flow& f) noexcept;
+
+// The acknowledgement the client should see for server acknowledgement `ack`.
+Seq map_ack_to_client(Seq ack, const Flow& f) noexcept;
+
+struct L2Addresses {
+  rte_ether_addr src;
+  rte_ether_addr dst;
+};
+
+// Writes the complete Ethernet frame of the PROXY v2 header segment to `out` (seq = client
+// ISN + 1, ack = server ISN + 1, PSH|ACK, the client's window and latest timestamps).
+// Returns the frame length, 0 if `cap` is too small.
+std::uint16_t build_header_segment(std::uint8_t* out, std::uint16_t cap, const Flow& f,
+                                   const L2Addresses& l2) noexcept;
+
+// The PROXY v2 header bytes for a flow (what build_header_segment carries).
+std::uint16_t encode_flow_header(const Flow& f, std::uint8_t* out, std::uint16_t cap) noexcept;
+
+// A SYN to the flow's current server carrying the client's original SYN options.
+std::uint16_t build_syn(std::uint8_t* out, std::uint16_t cap, const Flow& f,
+                        const L2Addresses& l2) noexcept;
+
+// A RST|ACK from `src` to `dst` (network order addresses and ports).
+std::uint16_t build_rst(std::uint8_t* out, std::uint16_t cap, const L2Addresses& l2,
+                        std::uint32_t src_ip, std::uint16_t src_port, std::uint32_t dst_ip,
+                        std::uint16_t dst_port, Seq seq, Seq ack, bool with_ack) noexcept;
+
+// The RST answering segment `v` (RFC 9293 section 3.10.7.1): if it carried ACK, seq = its ack;
+// otherwise seq 0 and ack = its seq + its length. Written into `out`.
+std::uint16_t build_rst_reply(std::uint8_t* out, std::uint16_t cap, const FrameView& v) noexcept;
+
+}  // namespace postern::dataplane

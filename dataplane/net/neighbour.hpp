@@ -1,0 +1,118 @@
+// Neighbour cache (ARP, RFC 826) for one worker: next hop -> MAC, with a bounded queue of
+// frames waiting for resolution so the first SYN towards a new server is not lost. Entries
+// are refreshed before they go stale and forgotten when a resolution fails.
+#pragma once
+
+#include <array>
+#include <cstdint>
+#include <rte_ether.h>
+#include <rte_mbuf.h>
+#include <vector>
+
+namespace postern::dataplane {
+
+class NeighbourCache {
+ public:
+  static constexpr std::uint32_t kEntries = 1024;
+  static constexpr std::uint32_t kPendingPerEntry = 8;
+  static constexpr std::uint64_t kReachableMs = 30000;  // then re-probed while still used
+  static constexpr std::uint64_t kExpireMs = 120000;    // unanswered refresh: forgotten
+  static constexpr std::uint64_t kProbeIntervalMs = 1000;
+  static constexpr std::uint8_t kMaxProbes = 3;
+
+  enum class State : std::uint8_t { kFree, kIncomplete, kReachable };
+
+  struct Entry {
+    std::uint32_t ip = 0;  // network order
+    State state = State::kFree;
+    std::uint8_t port_id = 0;
+    std::uint8_t probes = 0;
+    std::uint8_t pending_count = 0;
+    rte_ether_addr mac{};
+    std::uint64_t confirmed_ms = 0;
+    std::uint64_t probe_ms = 0;
+    std::array<rte_mbuf*, kPendingPerEntry> pending{};
+  };
+
+  NeighbourCache() : entries_(kEntries) {}
+
+  // The MAC of `ip` if resolved.
+  const rte_ether_addr* lookup(std::uint32_t ip) const noexcept;
+
+  enum class QueueResult : std::uint8_t { kQueuedProbe, kQueued, kFull };
+  // Parks a frame for `ip` (egress `port_id`); kQueuedProbe means the caller must send an
+  // ARP request now. On kFull the caller keeps ownership of the mbuf.
+  QueueResult enqueue(std::uint32_t ip, std::uint8_t port_id, rte_mbuf* m,
+                      std::uint64_t now_ms) noexcept;
+
+  // Records ip -> mac (an ARP reply, or a request addressed to us). Frames that were waiting
+  // are handed to `send(port_id, mbuf, mac)`. `create` false only updates existing entries.
+  template <typename Send>
+  void learn(std::uint32_t ip, const rte_ether_addr& mac, std::uint8_t port_id, bool create,
+             std::uint64_t now_ms, Send&& send) noexcept;
+
+  // Periodic work: `probe(ip, port_id)` for entries to (re)resolve, `drop(mbuf)` for frames
+  // whose resolution failed.
+  template <typename Probe, typename Drop>
+  void tick(std::uint64_t now_ms, Probe&& probe, Drop&& drop) noexcept;
+
+ private:
+  Entry* find(std::uint32_t ip) noexcept;
+  const Entry* find(std::uint32_t ip) const noexcept;
+  Entry* find_or_create(std::uint32_t ip) noexcept;
+  std::uint32_t home(std::uint32_t ip) const noexcept { return (ip * 2654435761U) % kEntries; }
+
+  std::vector<Entry> entries_;
+  std::uint32_t scan_ = 0;
+};
+
+template <typename Send>
+void NeighbourCache::learn(std::uint32_t ip, const rte_ether_addr& mac, std::uint8_t port_id,
+                           bool create, std::uint64_t now_ms, Send&& send) noexcept {
+  Entry* e = create ? find_or_create(ip) : find(ip);
+  if (e == nullptr) {
+    return;
+  }
+  e->mac = mac;
+  e->port_id = port_id;
+  e->state = State::kReachable;
+  e->confirmed_ms = now_ms;
+  e->probes = 0;
+  for (std::uint8_t i = 0; i < e->pending_count; ++i) {
+    send(e->port_id, e->pending[i], e->mac);
+    e->pending[i] = nullptr;
+  }
+  e->pending_count = 0;
+}
+
+template <typename Probe, typename Drop>
+void NeighbourCache::tick(std::uint64_t now_ms, Probe&& probe, Drop&& drop) noexcept {
+  // A few entries per call keep the loop's cost flat.
+  for (int n = 0; n < 16; ++n) {
+    Entry& e = entries_[scan_];
+    scan_ = (scan_ + 1) % kEntries;
+    if (e.state == State::kFree || now_ms - e.probe_ms < kProbeIntervalMs) {
+      continue;
+    }
+    if (e.state == State::kIncomplete) {
+      if (e.probes >= kMaxProbes) {
+        for (std::uint8_t i = 0; i < e.pending_count; ++i) {
+          drop(e.pending[i]);
+        }
+        e = Entry{};
+        continue;
+      }
+      ++e.probes;
+      e.probe_ms = now_ms;
+      probe(e.ip, e.port_id);
+    } else if (now_ms - e.confirmed_ms > kExpireMs) {
+      e.state = State::kIncomplete;
+      e.probes = 0;
+    } else if (now_ms - e.confirmed_ms > kReachableMs) {
+      e.probe_ms = now_ms;
+      probe(e.ip, e.port_id);
+    }
+  }
+}
+
+}  // namespace postern::dataplane

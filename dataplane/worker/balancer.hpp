@@ -1,0 +1,59 @@
+// Server choice for new connections: smooth weighted round-robin per listener, HAProxy's
+// `balance roundrobin` semantics: backup servers only when no normal server is usable (the
+// first usable backup, as without `option allbackups`), disabled and weight-0 servers never.
+#pragma once
+
+#include <cstdint>
+#include <vector>
+
+#include "worker/snapshot.hpp"
+
+namespace postern::dataplane {
+
+inline constexpr std::uint16_t kNoServer = 0xffff;
+
+class Balancer {
+ public:
+  // Sizes the per-server state for a snapshot (called when a new snapshot is adopted).
+  void reset(const Snapshot& snap);
+
+  // Picks a server of `listener`, skipping `exclude` (a server that just failed) and servers
+  // for which `full(server)` says maxconn is reached. Returns kNoServer if none is usable.
+  template <typename Full>
+  std::uint16_t pick(const Snapshot& snap, std::uint16_t listener, std::uint16_t exclude,
+                     Full&& full) noexcept;
+
+ private:
+  std::vector<std::int32_t> current_;
+};
+
+template <typename Full>
+std::uint16_t Balancer::pick(const Snapshot& snap, std::uint16_t listener, std::uint16_t exclude,
+                             Full&& full) noexcept {
+  const ListenerSlot& l = snap.listeners[listener];
+  std::int32_t total = 0;
+  std::uint16_t best = kNoServer;
+  for (std::uint16_t s = l.first_server; s < l.first_server + l.server_count; ++s) {
+    const ServerSlot& sv = snap.servers[s];
+    if (sv.backup || s == exclude || !snap.server_usable(s) || full(s)) {
+      continue;
+    }
+    current_[s] += sv.weight;
+    total += sv.weight;
+    if (best == kNoServer || current_[s] > current_[best]) {
+      best = s;
+    }
+  }
+  if (best != kNoServer) {
+    current_[best] -= total;
+    return best;
+  }
+  for (std::uint16_t s = l.first_server; s < l.first_server + l.server_count; ++s) {
+    if (snap.servers[s].backup && s != exclude && snap.server_usable(s) && !full(s)) {
+      return s;
+    }
+  }
+  return kNoServer;
+}
+
+}  // namespace postern::dataplane

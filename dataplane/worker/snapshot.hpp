@@ -1,0 +1,90 @@
+// The running configuration as workers read it: compiled by the control thread into dense
+// arrays indexed by small integers, immutable once published (DESIGN.md "Config snapshots").
+#pragma once
+
+#include <atomic>
+#include <cstdint>
+#include <string>
+#include <vector>
+
+namespace postern::dataplane {
+
+inline constexpr std::uint16_t kNoListener = 0xffff;
+
+struct ServerSlot {
+  std::string name;         // "listener/server", for metrics only (never read per packet)
+  std::uint32_t ip = 0;     // network order
+  std::uint16_t port = 0;   // network order
+  std::uint16_t weight = 1; // 0: no new connections
+  bool backup = false;
+  bool disabled = false;
+  bool send_proxy = false;
+  std::uint32_t maxconn = 0;  // 0: unlimited
+  std::uint8_t port_id = 0;   // egress DPDK port
+  std::uint32_t next_hop = 0; // network order: the server itself or a gateway
+};
+
+struct ListenerSlot {
+  std::string name;
+  std::uint16_t first_server = 0;
+  std::uint16_t server_count = 0;
+  std::uint32_t maxconn = 0;  // 0: unlimited
+  std::uint8_t retries = 3;
+  bool redispatch = false;
+  std::uint32_t timeout_connect_ms = 5000;
+  std::uint32_t timeout_client_ms = 50000;
+  std::uint32_t timeout_server_ms = 50000;
+};
+
+struct BindEntry {
+  std::uint32_t vip = 0;  // network order
+  std::uint16_t port = 0; // host order
+  std::uint16_t listener = kNoListener;
+  bool accept_proxy = false;
+};
+
+struct Snapshot {
+  std::uint32_t generation = 0;
+  std::uint32_t global_maxconn = 0;  // 0: unlimited
+  std::vector<ListenerSlot> listeners;
+  std::vector<ServerSlot> servers;
+  std::vector<BindEntry> binds;  // `bind VIP:PORT`; 0.0.0.0 means every VIP
+  std::vector<std::uint32_t> vips;
+
+  // Health state, written by the control thread, read by workers: one flag per server.
+  std::vector<std::atomic<bool>>* server_up = nullptr;
+
+  // Finds the listener for a SYN to vip:port (port in host order).
+  const BindEntry* find_bind(std::uint32_t vip, std::uint16_t port) const noexcept {
+    const BindEntry* wildcard = nullptr;
+    for (const auto& b : binds) {
+      if (b.port != port) {
+        continue;
+      }
+      if (b.vip == vip) {
+        return &b;
+      }
+      if (b.vip == 0) {
+        wildcard = &b;
+      }
+    }
+    return wildcard;
+  }
+  bool is_vip(std::uint32_t ip) const noexcept {
+    for (auto v : vips) {
+      if (v == ip) {
+        return true;
+      }
+    }
+    return false;
+  }
+  bool server_usable(std::uint16_t s) const noexcept {
+    const ServerSlot& sv = servers[s];
+    if (sv.disabled || sv.weight == 0) {
+      return false;
+    }
+    return server_up == nullptr || (*server_up)[s].load(std::memory_order_relaxed);
+  }
+};
+
+}  // namespace postern::dataplane

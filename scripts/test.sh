@@ -1,0 +1,52 @@
+#!/usr/bin/env bash
+# Runs every test of Postern on a fresh Debian 12 machine as root: installs packages, builds
+# the normal and the sanitizer (ASan+UBSan) trees, runs the unit tests in both, then the
+# end-to-end tests in network-namespace labs. Ends with one line "N passed, N failed".
+set -uo pipefail
+top=$(cd "$(dirname "$0")/.." && pwd)
+cd "$top"
+jobs=$(nproc)
+
+bash scripts/setup.sh || { echo "test.sh: setup failed" >&2; exit 1; }
+
+passed=0
+failed=0
+failures=()
+step() {  # step NAME COMMAND...
+  local name=$1
+  shift
+  echo "=== $name"
+  local t0=$SECONDS
+  if "$@"; then
+    passed=$((passed + 1))
+    echo "=== $name: ok ($((SECONDS - t0)) s)"
+  else
+    failed=$((failed + 1))
+    failures+=("$name")
+    echo "=== $name: FAILED ($((SECONDS - t0)) s)"
+  fi
+}
+
+build() {  # build DIR CMAKE-ARGS...
+  local dir=$1
+  shift
+  cmake -S . -B "$dir" "$@" >/dev/null && cmake --build "$dir" -j"$jobs"
+}
+
+step "build (RelWithDebInfo)" build build -DCMAKE_BUILD_TYPE=RelWithDebInfo
+step "unit tests" ctest --test-dir build --output-on-failure -j"$jobs"
+step "build (ASan+UBSan)" build build-asan -DCMAKE_BUILD_TYPE=Debug -DPOSTERN_SANITIZE=ON
+step "unit tests (ASan+UBSan)" env ASAN_OPTIONS=detect_leaks=1 \
+  ctest --test-dir build-asan --output-on-failure -j"$jobs"
+
+for t in tests/e2e/*_test.sh; do
+  [ -e "$t" ] || continue
+  step "e2e $(basename "$t" .sh)" env POSTERN_BUILD_DIR="$top/build" timeout 900 bash "$t"
+done
+
+echo
+if ((failed)); then
+  printf 'failed: %s\n' "${failures[@]}"
+fi
+echo "test.sh: $passed passed, $failed failed"
+((failed == 0))

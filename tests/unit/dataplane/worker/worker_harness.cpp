@@ -1,0 +1,109 @@
+// Worker harness set-up.
+#include "worker_harness.hpp"
+
+#include <cstring>
+#include <rte_byteorder.h>
+
+namespace postern::test {
+
+WorkerHarness::WorkerHarness(std::uint32_t flows, void (*tweak)(dataplane::Snapshot&)) {
+  test_pool();
+  settings_.workers = 1;
+  settings_.flows = flows;
+  dataplane::InterfaceSettings c;
+  c.name = "client";
+  c.ip = ip("198.18.0.1");
+  c.prefix_len = 24;
+  c.port_id = 0;
+  std::memcpy(c.mac.addr_bytes, kPortClientMac.b, 6);
+  dataplane::InterfaceSettings s;
+  s.name = "servers";
+  s.ip = ip("198.19.0.1");
+  s.prefix_len = 24;
+  s.port_id = 1;
+  std::memcpy(s.mac.addr_bytes, kPortServerMac.b, 6);
+  settings_.interfaces = {c, s};
+  settings_.source_addresses = {ip("198.19.0.1")};
+
+  snap_ = std::make_unique<dataplane::Snapshot>();
+  snap_->generation = 1;
+  snap_->vips = {ip("198.18.0.100")};
+  dataplane::ListenerSlot imap;
+  imap.name = "imap";
+  imap.first_server = 0;
+  imap.server_count = 2;
+  imap.timeout_connect_ms = 5000;
+  imap.timeout_client_ms = 60000;
+  imap.timeout_server_ms = 60000;
+  dataplane::ListenerSlot pop = imap;
+  pop.name = "plain";
+  pop.first_server = 2;
+  pop.server_count = 1;
+  snap_->listeners = {imap, pop};
+  auto server = [](const char* name, const char* addr, std::uint16_t port, bool proxy) {
+    dataplane::ServerSlot sv;
+    sv.name = name;
+    sv.ip = ip(addr);
+    sv.port = rte_cpu_to_be_16(port);
+    sv.send_proxy = proxy;
+    sv.port_id = 1;
+    sv.next_hop = sv.ip;
+    return sv;
+  };
+  snap_->servers = {server("imap/s1", "198.19.0.10", 143, true),
+                    server("imap/s2", "198.19.0.11", 143, true),
+                    server("plain/s1", "198.19.0.10", 110, false)};
+  snap_->binds = {{0, 143, 0, false}, {0, 110, 1, false}};
+  if (tweak != nullptr) {
+    tweak(*snap_);
+  }
+  published_.store(snap_.get());
+
+  dataplane::WorkerDeps deps;
+  deps.id = 0;
+  deps.settings = &settings_;
+  deps.pool = test_pool();
+  deps.snapshot = &published_;
+  deps.tx = &WorkerHarness::capture;
+  deps.tx_ctx = this;
+  worker_ = std::make_unique<dataplane::Worker>(deps);
+  worker_->set_now_ms(now_);
+}
+
+WorkerHarness::~WorkerHarness() = default;
+
+std::uint16_t WorkerHarness::capture(void* ctx, std::uint16_t port, std::uint16_t,
+                                     rte_mbuf** pkts, std::uint16_t n) {
+  auto* self = static_cast<WorkerHarness*>(ctx);
+  for (std::uint16_t i = 0; i < n; ++i) {
+    Bytes b = from_mbuf(pkts[i]);
+    self->sent_.push_back({port, b, decode(b)});
+    rte_pktmbuf_free(pkts[i]);
+  }
+  return n;
+}
+
+void WorkerHarness::receive(const Bytes& frame, std::uint16_t port) {
+  worker_->handle(to_mbuf(frame, port));
+  worker_->flush();
+}
+
+void WorkerHarness::advance(std::uint64_t ms) {
+  now_ += ms;
+  worker_->set_now_ms(now_);
+  worker_->housekeeping();
+}
+
+void WorkerHarness::resolve_servers() {
+  receive(arp_packet(2, kServer1Mac, "198.19.0.10", kPortServerMac, "198.19.0.1"), 1);
+  receive(arp_packet(2, kServer2Mac, "198.19.0.11", kPortServerMac, "198.19.0.1"), 1);
+  take();
+}
+
+std::vector<Sent> WorkerHarness::take() {
+  std::vector<Sent> out;
+  out.swap(sent_);
+  return out;
+}
+
+}  // namespace postern::test

@@ -1,0 +1,61 @@
+// A worker wired to captured output: two interfaces (port 0 towards clients, port 1 towards
+// servers), a snapshot with listeners and servers, a fake clock. Frames go in as bytes and
+// come out as bytes.
+#pragma once
+
+#include <atomic>
+#include <deque>
+#include <memory>
+#include <vector>
+
+#include "support/eal_env.hpp"
+#include "support/packet_builder.hpp"
+#include "worker/worker.hpp"
+
+namespace postern::test {
+
+inline const Mac kClientMac = mac(0x10);
+inline const Mac kRouterMac = mac(0x11);
+inline const Mac kPortClientMac = mac(0x01);
+inline const Mac kPortServerMac = mac(0x02);
+inline const Mac kServer1Mac = mac(0x21);
+inline const Mac kServer2Mac = mac(0x22);
+
+struct Sent {
+  std::uint16_t port;
+  Bytes frame;
+  Decoded d;
+};
+
+class WorkerHarness {
+ public:
+  // Listener "imap" on 198.18.0.100:143 with servers 198.19.0.10 and .11 (send-proxy-v2),
+  // listener "plain" on :110 without the header; `tweak` may edit the snapshot first.
+  explicit WorkerHarness(std::uint32_t flows = 1024,
+                         void (*tweak)(dataplane::Snapshot&) = nullptr);
+  ~WorkerHarness();
+
+  void receive(const Bytes& frame, std::uint16_t port);
+  // Advances the fake clock and runs timers.
+  void advance(std::uint64_t ms);
+  // Teaches the worker both servers' MACs (as ARP replies would).
+  void resolve_servers();
+  std::vector<Sent> take();  // everything sent since the last take()
+
+  dataplane::Worker& worker() { return *worker_; }
+  dataplane::Snapshot& snapshot() { return *snap_; }
+  std::uint64_t now() const { return now_; }
+
+ private:
+  static std::uint16_t capture(void* ctx, std::uint16_t port, std::uint16_t queue,
+                               rte_mbuf** pkts, std::uint16_t n);
+
+  dataplane::Settings settings_;
+  std::unique_ptr<dataplane::Snapshot> snap_;
+  std::atomic<const dataplane::Snapshot*> published_{nullptr};
+  std::unique_ptr<dataplane::Worker> worker_;
+  std::vector<Sent> sent_;
+  std::uint64_t now_ = 1000000;
+};
+
+}  // namespace postern::test
