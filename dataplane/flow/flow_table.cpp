@@ -68,7 +68,7 @@ bool FlowTable::insert(const FlowKey& key, std::uint32_t index, FlowSide side) n
   }
 }
 
-void FlowTable::erase_key(const FlowKey& key) noexcept {
+void FlowTable::erase_key(const FlowKey& key, std::uint32_t index) noexcept {
   std::uint32_t i = home(key);
   for (;; i = (i + 1) & mask_) {
     if (slots_[i].value == kEmpty) {
@@ -77,6 +77,10 @@ void FlowTable::erase_key(const FlowKey& key) noexcept {
     if (slots_[i].key == key) {
       break;
     }
+  }
+  // A key indexed for another flow (a failed insert of a colliding key) is not ours to drop.
+  if ((slots_[i].value >> 1) != index) {
+    return;
   }
   // Backward shift: pull later entries of the same probe run into the hole when their home
   // slot does not lie cyclically between the hole and their current position.
@@ -97,9 +101,9 @@ void FlowTable::erase_key(const FlowKey& key) noexcept {
 
 void FlowTable::release(std::uint32_t index) noexcept {
   Flow& f = flows_[index];
-  erase_key(f.client_key());
+  erase_key(f.client_key(), index);
   if (f.local_port != 0) {
-    erase_key(f.server_key());
+    erase_key(f.server_key(), index);
   }
   f.free_next = free_head_;
   free_head_ = index;

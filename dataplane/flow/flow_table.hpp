@@ -32,7 +32,8 @@ class FlowTable {
   std::uint32_t allocate() noexcept;
   // Indexes the flow under one key; false if the key is already present.
   bool insert(const FlowKey& key, std::uint32_t index, FlowSide side) noexcept;
-  void erase_key(const FlowKey& key) noexcept;
+  // Removes `key` if it is indexed for flow `index`.
+  void erase_key(const FlowKey& key, std::uint32_t index) noexcept;
   // Removes both keys and returns the flow to the pool.
   void release(std::uint32_t index) noexcept;
 

@@ -870,7 +870,7 @@ bool Worker::redispatch(std::uint32_t fi) noexcept {
     }
   }
   if (next != f.server) {
-    flows_.erase_key(f.server_key());
+    flows_.erase_key(f.server_key(), fi);
     --server_active_[f.server];
     f.server = next;
     f.server_ip = s.servers[next].ip;
