@@ -56,9 +56,11 @@ struct alignas(64) Flow {
   std::uint16_t server_port = 0;
 
   // The addresses the PROXY header names: the client and the VIP it reached, or what an
-  // upstream proxy's own header said (accept-proxy). Network order.
-  std::uint32_t origin_src_ip = 0;
-  std::uint32_t origin_dst_ip = 0;
+  // upstream proxy's own header said (accept-proxy; it may name IPv6 addresses). Addresses
+  // in network order (IPv4 in the first four bytes), ports in network order.
+  bool origin_v6 = false;
+  std::uint8_t origin_src[16] = {};
+  std::uint8_t origin_dst[16] = {};
   std::uint16_t origin_src_port = 0;
   std::uint16_t origin_dst_port = 0;
 

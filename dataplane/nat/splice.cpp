@@ -131,14 +131,24 @@ void rewrite_to_client(FrameView& v, const Flow& f) noexcept {
   rewrite_addresses(v, f.vip_ip, f.client_ip, f.vip_port, f.client_port);
 }
 
-std::uint16_t encode_flow_header(const Flow& f, std::uint8_t* out, std::uint16_t cap) noexcept {
+namespace {
+proxy::Addresses flow_origin(const Flow& f) noexcept {
   proxy::Addresses a;
-  a.family = proxy::Family::kTcp4;
-  std::memcpy(a.src.data(), &f.origin_src_ip, 4);
-  std::memcpy(a.dst.data(), &f.origin_dst_ip, 4);
+  a.family = f.origin_v6 ? proxy::Family::kTcp6 : proxy::Family::kTcp4;
+  std::memcpy(a.src.data(), f.origin_src, sizeof f.origin_src);
+  std::memcpy(a.dst.data(), f.origin_dst, sizeof f.origin_dst);
   a.src_port = rte_be_to_cpu_16(f.origin_src_port);
   a.dst_port = rte_be_to_cpu_16(f.origin_dst_port);
-  return static_cast<std::uint16_t>(proxy::encode_v2(a, proxy::V2Options{}, out, cap));
+  return a;
+}
+}  // namespace
+
+std::uint16_t flow_header_length(const Flow& f) noexcept {
+  return static_cast<std::uint16_t>(proxy::v2_length(flow_origin(f), proxy::V2Options{}));
+}
+
+std::uint16_t encode_flow_header(const Flow& f, std::uint8_t* out, std::uint16_t cap) noexcept {
+  return static_cast<std::uint16_t>(proxy::encode_v2(flow_origin(f), proxy::V2Options{}, out, cap));
 }
 
 std::uint16_t build_header_segment(std::uint8_t* out, std::uint16_t cap, const Flow& f,

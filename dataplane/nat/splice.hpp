@@ -34,6 +34,9 @@ struct L2Addresses {
 std::uint16_t build_header_segment(std::uint8_t* out, std::uint16_t cap, const Flow& f,
                                    const L2Addresses& l2) noexcept;
 
+// Length of the PROXY v2 header the flow's server receives (the sequence shift).
+std::uint16_t flow_header_length(const Flow& f) noexcept;
+
 // The PROXY v2 header bytes for a flow (what build_header_segment carries).
 std::uint16_t encode_flow_header(const Flow& f, std::uint8_t* out, std::uint16_t cap) noexcept;
 

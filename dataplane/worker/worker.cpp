@@ -37,7 +37,7 @@ Worker::Worker(const WorkerDeps& deps)
       settings_(*deps.settings),
       flows_(deps.settings->flows),
       timers_(flows_, 0),
-      proxy_bufs_(std::min<std::uint32_t>(deps.settings->flows, 4096)) {
+      proxy_bufs_(std::min<std::uint32_t>(deps.settings->flows, kProxyBuffers)) {
   for (std::size_t i = 0; i < settings_.source_addresses.size(); ++i) {
     ports_.emplace_back(deps.id, settings_.workers);
   }
@@ -511,8 +511,8 @@ void Worker::new_connection(rte_mbuf* m, FrameView& v, const BindEntry& bind) no
   f.vip_ip = v.ip->dst_addr;
   f.client_port = v.tcp->src_port;
   f.vip_port = v.tcp->dst_port;
-  f.origin_src_ip = f.client_ip;
-  f.origin_dst_ip = f.vip_ip;
+  std::memcpy(f.origin_src, &f.client_ip, 4);
+  std::memcpy(f.origin_dst, &f.vip_ip, 4);
   f.origin_src_port = f.client_port;
   f.origin_dst_port = f.vip_port;
   f.local_ip = settings_.source_addresses[src_index];
@@ -616,8 +616,7 @@ void Worker::from_client(rte_mbuf* m, FrameView& v, std::uint32_t fi) noexcept {
       if (f.has(kFlowSendProxy)) {
         // Mail servers speak first: the header goes out now, on the handshake ACK, before
         // the client segment that completed the handshake (DESIGN.md step 3).
-        std::uint8_t tmp[256];
-        f.hdr_len = encode_flow_header(f, tmp, sizeof tmp);
+        f.hdr_len = flow_header_length(f);
         f.delta = f.hdr_len;
         f.set(kFlowHeaderSent);
         f.set(kFlowHeaderUnacked);
@@ -768,15 +767,17 @@ void Worker::accept_proxy_data(rte_mbuf* m, FrameView& v, std::uint32_t fi) noex
     return;
   }
   ++counters_.proxy_headers_received;
-  if (r.addresses.family == proxy::Family::kTcp4) {
-    std::memcpy(&f.origin_src_ip, r.addresses.src.data(), 4);
-    std::memcpy(&f.origin_dst_ip, r.addresses.dst.data(), 4);
+  // LOCAL, UNKNOWN and families PROXY v2 cannot carry over TCP keep the connection's own
+  // addresses (the spec's rule for receivers, section 2.2).
+  if (r.addresses.family == proxy::Family::kTcp4 || r.addresses.family == proxy::Family::kTcp6) {
+    f.origin_v6 = r.addresses.family == proxy::Family::kTcp6;
+    std::memcpy(f.origin_src, r.addresses.src.data(), sizeof f.origin_src);
+    std::memcpy(f.origin_dst, r.addresses.dst.data(), sizeof f.origin_dst);
     f.origin_src_port = rte_cpu_to_be_16(r.addresses.src_port);
     f.origin_dst_port = rte_cpu_to_be_16(r.addresses.dst_port);
   }
   const auto in_len = static_cast<std::int32_t>(r.consumed);
-  std::uint8_t tmp[256];
-  f.hdr_len = f.has(kFlowSendProxy) ? encode_flow_header(f, tmp, sizeof tmp) : 0;
+  f.hdr_len = f.has(kFlowSendProxy) ? flow_header_length(f) : 0;
   f.delta = static_cast<std::int32_t>(f.hdr_len) - in_len;
   f.set(kFlowHeaderSent);
   f.state = FlowState::kEstablished;

@@ -20,6 +20,7 @@
 #include "worker/counters.hpp"
 #include "worker/settings.hpp"
 #include "worker/snapshot.hpp"
+#include "proxy/proxy_protocol.hpp"
 
 namespace postern::dataplane {
 
@@ -32,7 +33,9 @@ inline constexpr std::uint64_t kHeaderRtoMs = 200;
 inline constexpr std::uint8_t kHeaderMaxRetransmits = 7;
 // accept-proxy: time allowed for the upstream proxy's header to arrive.
 inline constexpr std::uint64_t kAcceptProxyTimeoutMs = 5000;
-inline constexpr std::uint16_t kProxyBufferSize = 256;
+// Room for the longest upstream header the decoder accepts (proxy::kV2MaxLen).
+inline constexpr std::uint16_t kProxyBufferSize = static_cast<std::uint16_t>(proxy::kV2MaxLen);
+inline constexpr std::uint32_t kProxyBuffers = 4096;  // concurrent headers being read, per worker
 // Duplicate ACKs closer together than this after a header (re)send do not resend it again.
 inline constexpr std::uint64_t kDupAckGuardMs = 10;
 

@@ -6,6 +6,7 @@
 #include <cstring>
 
 #include "proxy/proxy_decode.hpp"
+#include "proxy/proxy_v2.hpp"
 #include "worker_harness.hpp"
 
 namespace postern::test {
@@ -100,6 +101,29 @@ TEST(AcceptProxy, V1HeaderSplitAcrossSegmentsIsReplacedByV2) {
   ASSERT_EQ(out.size(), 1U);
   EXPECT_EQ(out[0].d.ack, kIsn + 1 + v1.size() + 8);
   EXPECT_EQ(h.worker().counters().proxy_headers_received, 1U);
+}
+
+TEST(AcceptProxy, UpstreamIpv6AddressesReachTheServerInA52ByteHeader) {
+  WorkerHarness h(1024, &accept_proxy_on_143);
+  h.resolve_servers();
+  handshake(h);
+  dataplane::proxy::Addresses up;
+  up.family = dataplane::proxy::Family::kTcp6;
+  up.src = {0x20, 0x01, 0x0d, 0xb8, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 7};
+  up.dst = {0x20, 0x01, 0x0d, 0xb8, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1};
+  up.src_port = 5555;
+  up.dst_port = 143;
+  std::uint8_t hdr[64];
+  const std::size_t n = dataplane::proxy::encode_v2(up, {}, hdr, sizeof hdr);
+  ASSERT_EQ(n, 52U);
+  h.receive(from_client(kIsn + 1, kAck | kPsh, std::string_view(reinterpret_cast<char*>(hdr), n)),
+            0);
+  auto out = h.take();
+  ASSERT_EQ(out.size(), 1U);
+  const auto r = dataplane::proxy::decode(out[0].d.payload.data(), out[0].d.payload.size());
+  ASSERT_EQ(r.status, dataplane::proxy::DecodeStatus::kOk);
+  EXPECT_EQ(r.addresses, up);
+  EXPECT_EQ(out[0].d.payload.size(), 52U);
 }
 
 TEST(AcceptProxy, MalformedHeaderResetsBothSides) {
