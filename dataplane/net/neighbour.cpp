@@ -41,7 +41,7 @@ NeighbourCache::Entry* NeighbourCache::find_or_create(std::uint32_t ip) noexcept
 
 const rte_ether_addr* NeighbourCache::lookup(std::uint32_t ip) const noexcept {
   const Entry* e = find(ip);
-  if (e == nullptr || e->confirmed_ms == 0) {
+  if (e == nullptr || !e->has_mac) {
     return nullptr;
   }
   // A stale-but-known MAC is still used while its refresh is in flight.

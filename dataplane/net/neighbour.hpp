@@ -29,6 +29,7 @@ class NeighbourCache {
     std::uint8_t port_id = 0;
     std::uint8_t probes = 0;
     std::uint8_t pending_count = 0;
+    bool has_mac = false;  // stays set while a refresh is in flight
     rte_ether_addr mac{};
     std::uint64_t confirmed_ms = 0;
     std::uint64_t probe_ms = 0;
@@ -75,6 +76,7 @@ void NeighbourCache::learn(std::uint32_t ip, const rte_ether_addr& mac, std::uin
     return;
   }
   e->mac = mac;
+  e->has_mac = true;
   e->port_id = port_id;
   e->state = State::kReachable;
   e->confirmed_ms = now_ms;

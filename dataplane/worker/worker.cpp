@@ -431,7 +431,7 @@ void Worker::handle_tcp(rte_mbuf* m, FrameView& v) noexcept {
     return;
   }
   // A server's reply for a port another worker owns: hand it over.
-  if (settings_.workers > 1 && !snap_->is_vip(v.ip->dst_addr)) {
+  if (settings_.workers > 1 && snap_ != nullptr && !snap_->is_vip(v.ip->dst_addr)) {
     const std::uint32_t owner = owner_of_local_port(v.tcp->dst_port);
     if (owner != deps_.id && owner < peers_.size() && peers_[owner]->inbox_ != nullptr) {
       if (rte_ring_enqueue(peers_[owner]->inbox_, m) != 0) {
@@ -1006,6 +1006,20 @@ void Worker::housekeeping() noexcept {
   flush();
 }
 
+void Worker::drain_inbox() noexcept {
+  if (inbox_ == nullptr) {
+    return;
+  }
+  std::array<rte_mbuf*, kBurst> burst{};
+  const unsigned n =
+      rte_ring_dequeue_burst(inbox_, reinterpret_cast<void**>(burst.data()), kBurst, nullptr);
+  from_peer_ = true;
+  for (unsigned i = 0; i < n; ++i) {
+    handle(burst[i]);
+  }
+  from_peer_ = false;
+}
+
 void Worker::run(const std::atomic<bool>& stop, void (*quiescent)(void*), void* qctx) {
   std::array<rte_mbuf*, kBurst> burst{};
   now_ms_ = tsc_ms();
@@ -1024,15 +1038,7 @@ void Worker::run(const std::atomic<bool>& stop, void (*quiescent)(void*), void* 
         handle(burst[i]);
       }
     }
-    if (inbox_ != nullptr) {
-      const unsigned n = rte_ring_dequeue_burst(inbox_, reinterpret_cast<void**>(burst.data()),
-                                                kBurst, nullptr);
-      from_peer_ = true;
-      for (unsigned i = 0; i < n; ++i) {
-        handle(burst[i]);
-      }
-      from_peer_ = false;
-    }
+    drain_inbox();
     housekeeping();
     if (quiescent != nullptr) {
       quiescent(qctx);

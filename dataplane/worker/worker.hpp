@@ -69,6 +69,8 @@ class alignas(64) Worker {
 
   // Processes one received frame (takes ownership of the mbuf).
   void handle(rte_mbuf* m) noexcept;
+  // Handles the frames other workers handed over.
+  void drain_inbox() noexcept;
   // Timers, neighbour probes and the TX drain: what the loop does between bursts.
   void housekeeping() noexcept;
   void flush() noexcept;
