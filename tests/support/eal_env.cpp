@@ -35,7 +35,9 @@ rte_mbuf* to_mbuf(const Bytes& frame, std::uint16_t port) {
     throw std::runtime_error("mbuf alloc");
   }
   char* p = rte_pktmbuf_append(m, static_cast<std::uint16_t>(frame.size()));
-  std::memcpy(p, frame.data(), frame.size());
+  if (!frame.empty()) {  // an empty frame's data() may be null
+    std::memcpy(p, frame.data(), frame.size());
+  }
   m->port = port;
   return m;
 }

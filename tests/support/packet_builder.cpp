@@ -2,6 +2,7 @@
 // are computed from scratch with a plain RFC 1071 loop.
 #include "support/packet_builder.hpp"
 
+#include <algorithm>
 #include <arpa/inet.h>
 #include <cstring>
 
@@ -131,6 +132,14 @@ TcpPacket& TcpPacket::sack(std::vector<std::pair<std::uint32_t, std::uint32_t>> 
   }
   return *this;
 }
+TcpPacket& TcpPacket::raw_options(const Bytes& bytes) {
+  options_.insert(options_.end(), bytes.begin(), bytes.end());
+  return *this;
+}
+TcpPacket& TcpPacket::fragment(std::uint16_t flags_and_offset) {
+  fragment_ = flags_and_offset;
+  return *this;
+}
 TcpPacket& TcpPacket::payload(std::string_view data) {
   payload_.assign(data.begin(), data.end());
   return *this;
@@ -152,7 +161,7 @@ Bytes TcpPacket::build() const {
   put16(b, 12, 0x0800);
   b[14] = 0x45;
   put16(b, 16, static_cast<std::uint16_t>(20 + tcp_len));
-  put16(b, 20, 0x4000);
+  put16(b, 20, fragment_);
   b[22] = ttl_;
   b[23] = 6;
   std::memcpy(b.data() + 26, &src_, 4);
@@ -166,8 +175,9 @@ Bytes TcpPacket::build() const {
   b[t + 12] = static_cast<std::uint8_t>(((20 + opts.size()) / 4) << 4);
   b[t + 13] = flags_;
   put16(b, t + 14, window_);
-  std::memcpy(b.data() + t + 20, opts.data(), opts.size());
-  std::memcpy(b.data() + t + 20 + opts.size(), payload_.data(), payload_.size());
+  // std::copy, not memcpy: an empty vector's data() may be null (UB for memcpy, UBSan stops).
+  std::copy(opts.begin(), opts.end(), b.begin() + static_cast<long>(t + 20));
+  std::copy(payload_.begin(), payload_.end(), b.begin() + static_cast<long>(t + 20 + opts.size()));
   put16(b, t + 16, static_cast<std::uint16_t>(~tcp_sum(b.data() + 14, b.data() + t, tcp_len)));
   return b;
 }
@@ -214,7 +224,7 @@ Bytes icmp_echo(Mac src_mac, Mac dst_mac, const char* src, const char* dst, std:
   b[34] = 8;
   put16(b, 38, id);
   put16(b, 40, seq);
-  std::memcpy(b.data() + 42, data.data(), data.size());
+  std::copy(data.begin(), data.end(), b.begin() + 42);
   put16(b, 36, static_cast<std::uint16_t>(~sum16(b.data() + 34, icmp_len)));
   return b;
 }

@@ -41,6 +41,10 @@ class TcpPacket {
   TcpPacket& timestamp(std::uint32_t val, std::uint32_t ecr);
   // SACK blocks (left, right) pairs.
   TcpPacket& sack(std::vector<std::pair<std::uint32_t, std::uint32_t>> blocks);
+  // Option bytes appended as given (the builder still pads the area to 32 bits with NOPs).
+  TcpPacket& raw_options(const Bytes& bytes);
+  // The IPv4 flags + fragment offset field, host order (default 0x4000: DF, not a fragment).
+  TcpPacket& fragment(std::uint16_t flags_and_offset);
   TcpPacket& payload(std::string_view data);
   TcpPacket& payload(const Bytes& data);
   Bytes build() const;
@@ -57,6 +61,7 @@ class TcpPacket {
   std::uint8_t flags_ = 0;
   std::uint16_t window_ = 64240;
   std::uint8_t ttl_ = 64;
+  std::uint16_t fragment_ = 0x4000;
   Bytes options_;
   Bytes payload_;
 };
