@@ -83,6 +83,11 @@ struct alignas(64) Flow {
 
   Seq client_isn;
   Seq server_isn;
+  // The latest acknowledgement each side sent: its RCV.NXT, which is the sequence number a
+  // RST towards it must carry to be accepted (RFC 5961 3.2). client_acked is in the server's
+  // space (not shifted); server_acked in the shifted client space the server sees.
+  Seq client_acked;
+  Seq server_acked;
   Seq client_fin_seq;  // sequence number of the client's FIN, client space
   Seq server_fin_seq;
   std::int32_t delta = 0;       // client->server sequence shift once the header is out

@@ -23,6 +23,14 @@ constexpr std::uint8_t kFin = RTE_TCP_FIN_FLAG;
 constexpr std::uint8_t kRst = RTE_TCP_RST_FLAG;
 
 Seq seg_seq(const FrameView& v) { return Seq(rte_be_to_cpu_32(v.tcp->sent_seq)); }
+
+// Records a segment's acknowledgement if it moves forward.
+void note_ack(Seq& acked, const FrameView& v) {
+  const Seq ack(rte_be_to_cpu_32(v.tcp->recv_ack));
+  if ((v.tcp->tcp_flags & RTE_TCP_ACK_FLAG) != 0 && after(ack, acked)) {
+    acked = ack;
+  }
+}
 Seq seg_ack(const FrameView& v) { return Seq(rte_be_to_cpu_32(v.tcp->recv_ack)); }
 
 std::uint64_t tsc_ms() noexcept {
@@ -288,25 +296,31 @@ void Worker::reply_rst(rte_mbuf* m, FrameView& v) noexcept {
 
 void Worker::reset_both(std::uint32_t fi) noexcept {
   Flow& f = flows_.at(fi);
-  // To the client: from the VIP, at the sequence it expects next from the server side.
+  // Each RST carries the sequence number its receiver last acknowledged, its RCV.NXT, so it
+  // lands inside the window (RFC 9293 3.10.7.4, RFC 5961 3.2). The client's also ACKs its
+  // SYN, which a client still in SYN-SENT requires before it accepts a RST (3.10.7.3); in
+  // synchronized states the ACK field of a RST is not examined.
+  const bool server_spoke = f.state != FlowState::kSynSent;
   if (rte_mbuf* m = alloc()) {
     const InterfaceSettings* ifc = iface_for_port(f.client_port_id);
     char* buf = rte_pktmbuf_append(m, 64);
     const std::uint16_t len = build_rst(reinterpret_cast<std::uint8_t*>(buf), 64,
                                         {ifc->mac, f.client_mac}, f.vip_ip, f.vip_port,
-                                        f.client_ip, f.client_port, f.server_isn + 1, Seq(0),
-                                        false);
+                                        f.client_ip, f.client_port,
+                                        server_spoke ? f.client_acked : Seq(0),
+                                        f.client_isn + 1, true);
     rte_pktmbuf_trim(m, static_cast<std::uint16_t>(64 - len));
     ++counters_.rst_sent;
     send(f.client_port_id, m);
   }
-  if (f.state != FlowState::kSynSent) {
+  if (server_spoke) {
     if (rte_mbuf* m = alloc()) {
       const InterfaceSettings* ifc = iface_for_port(f.server_port_id);
       char* buf = rte_pktmbuf_append(m, 64);
-      const std::uint16_t len = build_rst(
-          reinterpret_cast<std::uint8_t*>(buf), 64, {ifc->mac, f.server_mac}, f.local_ip,
-          f.local_port, f.server_ip, f.server_port, f.client_isn + 1, Seq(0), false);
+      const std::uint16_t len = build_rst(reinterpret_cast<std::uint8_t*>(buf), 64,
+                                          {ifc->mac, f.server_mac}, f.local_ip, f.local_port,
+                                          f.server_ip, f.server_port, f.server_acked, Seq(0),
+                                          false);
       rte_pktmbuf_trim(m, static_cast<std::uint16_t>(64 - len));
       ++counters_.rst_sent;
       send_to_server(fi, m);
@@ -441,7 +455,14 @@ void Worker::handle_tcp(rte_mbuf* m, FrameView& v) noexcept {
     }
   }
   if (snap_ == nullptr || !snap_->is_vip(v.ip->dst_addr)) {
-    drop(m, is_local_address(v.ip->dst_addr) ? DropReason::kNoFlow : DropReason::kNotForUs);
+    if (!is_local_address(v.ip->dst_addr)) {
+      drop(m, DropReason::kNotForUs);
+      return;
+    }
+    // A server still talking on a connection Postern has forgotten: reset it, as a host
+    // would (RFC 9293 3.10.7.1), so it does not retransmit until its own timeout.
+    counters_.drop(DropReason::kNoFlow);
+    reply_rst(m, v);
     return;
   }
   const std::uint8_t fl = v.tcp->tcp_flags;
@@ -571,7 +592,10 @@ void Worker::new_connection(rte_mbuf* m, FrameView& v, const BindEntry& bind) no
 void Worker::from_client(rte_mbuf* m, FrameView& v, std::uint32_t fi) noexcept {
   Flow& f = flows_.at(fi);
   const std::uint8_t fl = v.tcp->tcp_flags;
-  idle_update(f);
+  // SYN retransmissions do not postpone `timeout connect`: it runs from the first SYN.
+  if (f.state != FlowState::kSynSent) {
+    idle_update(f);
+  }
   if (f.state == FlowState::kClosed && (fl & kRst) == 0 && (fl & kSyn) != 0) {
     // The client reuses its port for a new connection while the old flow lingers: let the
     // old one go and treat this SYN as new.
@@ -585,9 +609,33 @@ void Worker::from_client(rte_mbuf* m, FrameView& v, std::uint32_t fi) noexcept {
     close_flow(fi);
     return;
   }
+  if (f.state == FlowState::kClosed) {
+    // Stragglers of a closed flow (a FIN crossing a RST, final ACKs) pass through but change
+    // nothing: the flow stays closed and goes when its linger ends.
+    rewrite_to_server(v, f);
+    send_to_server(fi, m);
+    return;
+  }
+  note_ack(f.client_acked, v);
   if (f.state == FlowState::kSynSent) {
-    // A retransmitted SYN follows the first one to the server.
+    // A retransmitted SYN follows the first one to the server. A SYN with another ISN is a
+    // new attempt by the client: remember its ISN and options, as a re-dispatch resends them.
     if ((fl & kSyn) != 0) {
+      if (seg_seq(v) != f.client_isn) {
+        f.client_isn = seg_seq(v);
+        f.syn_win = v.tcp->rx_win;
+        f.syn_opts_len = static_cast<std::uint8_t>(v.tcp_options_len());
+        std::memcpy(f.syn_opts, v.tcp_options(), f.syn_opts_len);
+        const TcpOptions o = parse_tcp_options(v.tcp_options(), v.tcp_options_len());
+        f.clear(kFlowTimestamps);
+        f.clear(kFlowSack);
+        if (o.has_timestamp) {
+          f.set(kFlowTimestamps);
+        }
+        if (o.sack_permitted) {
+          f.set(kFlowSack);
+        }
+      }
       rewrite_to_server(v, f);
       send_to_server(fi, m);
     } else {
@@ -651,9 +699,14 @@ void Worker::from_client(rte_mbuf* m, FrameView& v, std::uint32_t fi) noexcept {
 void Worker::from_server(rte_mbuf* m, FrameView& v, std::uint32_t fi) noexcept {
   Flow& f = flows_.at(fi);
   const std::uint8_t fl = v.tcp->tcp_flags;
-  idle_update(f);
   if ((fl & kRst) != 0) {
     if (f.state == FlowState::kSynSent) {
+      // In SYN-SENT a RST counts only if it acknowledges our SYN (RFC 9293 3.10.7.3);
+      // anything else is stale or forged.
+      if ((fl & kAck) == 0 || seg_ack(v) != f.client_isn + 1) {
+        drop(m, DropReason::kBadTcpHeader);
+        return;
+      }
       // Refused by this server: like an unanswered SYN, try the next one if allowed.
       ++counters_.connect_failures;
       if (redispatch(fi)) {
@@ -666,6 +719,13 @@ void Worker::from_server(rte_mbuf* m, FrameView& v, std::uint32_t fi) noexcept {
     close_flow(fi);
     return;
   }
+  idle_update(f);
+  if (f.state == FlowState::kClosed) {
+    rewrite_to_client(v, f);
+    send_to_client(f, m);
+    return;
+  }
+  note_ack(f.server_acked, v);
   if ((fl & kSyn) != 0) {
     if ((fl & kAck) == 0) {
       drop(m, DropReason::kBadTcpHeader);  // a SYN towards our source port: not a reply
@@ -673,6 +733,9 @@ void Worker::from_server(rte_mbuf* m, FrameView& v, std::uint32_t fi) noexcept {
     }
     if (f.state == FlowState::kSynSent) {
       f.server_isn = seg_seq(v);
+      // Until the client says otherwise it expects what follows the SYN-ACK.
+      f.client_acked = f.server_isn + 1;
+      f.server_acked = seg_ack(v);
       const TcpOptions o = parse_tcp_options(v.tcp_options(), v.tcp_options_len());
       if (!o.has_timestamp) {
         f.clear(kFlowTimestamps);
@@ -932,6 +995,7 @@ void Worker::on_timer(std::uint32_t fi) noexcept {
       break;
     case FlowState::kSynReceived:
       if (idle >= f.connect_ms) {
+        ++counters_.connect_failures;
         reset_both(fi);
         close_flow(fi);
         return;
@@ -964,6 +1028,15 @@ void Worker::close_flow(std::uint32_t fi) noexcept {
     f.rtx_at_ms = 0;
     f.clear(kFlowHeaderUnacked);
     ++counters_.flows_closed;
+    // A closed flow only lingers for stragglers: it no longer counts towards maxconn.
+    // After a reload indices may name other entities; counts never wrap, whatever they name.
+    if (f.listener < listener_active_.size() && listener_active_[f.listener] > 0) {
+      --listener_active_[f.listener];
+    }
+    if (f.server < server_active_.size() && server_active_[f.server] > 0) {
+      --server_active_[f.server];
+    }
+    --active_;
   }
   f.last_seen_ms = now_ms_;
   arm(fi);
@@ -975,14 +1048,6 @@ void Worker::release_flow(std::uint32_t fi) noexcept {
   if (f.proxy_buf != 0xffff) {
     proxy_free_.push_back(f.proxy_buf);
   }
-  // After a reload indices may name other entities; counts must never wrap, whatever they name.
-  if (f.listener < listener_active_.size() && listener_active_[f.listener] > 0) {
-    --listener_active_[f.listener];
-  }
-  if (f.server < server_active_.size() && server_active_[f.server] > 0) {
-    --server_active_[f.server];
-  }
-  --active_;
   for (std::size_t i = 0; i < settings_.source_addresses.size(); ++i) {
     if (settings_.source_addresses[i] == f.local_ip) {
       ports_[i].give_back(rte_be_to_cpu_16(f.local_port));
