@@ -7,7 +7,7 @@
 
 #include "proxy/proxy_decode.hpp"
 #include "proxy/proxy_v2.hpp"
-#include "worker_harness.hpp"
+#include "support/worker_harness.hpp"
 
 namespace postern::test {
 namespace {

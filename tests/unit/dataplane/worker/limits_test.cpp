@@ -2,7 +2,7 @@
 // table, no usable server.
 #include <gtest/gtest.h>
 
-#include "worker_harness.hpp"
+#include "support/worker_harness.hpp"
 
 namespace postern::test {
 namespace {

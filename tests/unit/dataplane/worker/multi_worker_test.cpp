@@ -7,7 +7,7 @@
 #include <rte_byteorder.h>
 #include <rte_ring.h>
 
-#include "worker_harness.hpp"
+#include "support/worker_harness.hpp"
 
 namespace postern::test {
 namespace {

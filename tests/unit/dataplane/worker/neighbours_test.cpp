@@ -3,7 +3,7 @@
 
 #include <cstring>
 
-#include "worker_harness.hpp"
+#include "support/worker_harness.hpp"
 
 namespace postern::test {
 namespace {

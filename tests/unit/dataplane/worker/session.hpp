@@ -6,7 +6,7 @@
 #include <cstdint>
 #include <vector>
 
-#include "worker_harness.hpp"
+#include "support/worker_harness.hpp"
 
 namespace postern::test {
 

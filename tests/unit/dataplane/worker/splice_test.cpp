@@ -5,7 +5,7 @@
 #include <cstring>
 
 #include "proxy/proxy_decode.hpp"
-#include "worker_harness.hpp"
+#include "support/worker_harness.hpp"
 
 namespace postern::test {
 namespace {

@@ -41,6 +41,9 @@ class WorkerHarness {
   // Teaches the worker both servers' MACs (as ARP replies would).
   void resolve_servers();
   std::vector<Sent> take();  // everything sent since the last take()
+  // Benchmarks: free what the worker sends instead of recording it; count it only.
+  void discard_output(bool on) { discard_ = on; }
+  std::uint64_t discarded() const { return discarded_; }
 
   dataplane::Worker& worker() { return *worker_; }
   dataplane::Snapshot& snapshot() { return *snap_; }
@@ -55,6 +58,8 @@ class WorkerHarness {
   std::atomic<const dataplane::Snapshot*> published_{nullptr};
   std::unique_ptr<dataplane::Worker> worker_;
   std::vector<Sent> sent_;
+  bool discard_ = false;
+  std::uint64_t discarded_ = 0;
   std::uint64_t now_ = 1000000;
 };
 

@@ -1,5 +1,5 @@
 // Worker harness set-up.
-#include "worker_harness.hpp"
+#include "support/worker_harness.hpp"
 
 #include <cstring>
 #include <rte_byteorder.h>
@@ -75,6 +75,11 @@ WorkerHarness::~WorkerHarness() = default;
 std::uint16_t WorkerHarness::capture(void* ctx, std::uint16_t port, std::uint16_t,
                                      rte_mbuf** pkts, std::uint16_t n) {
   auto* self = static_cast<WorkerHarness*>(ctx);
+  if (self->discard_) {
+    rte_pktmbuf_free_bulk(pkts, n);
+    self->discarded_ += n;
+    return n;
+  }
   for (std::uint16_t i = 0; i < n; ++i) {
     Bytes b = from_mbuf(pkts[i]);
     self->sent_.push_back({port, b, decode(b)});
