@@ -4,7 +4,7 @@
 # end-to-end tests in network-namespace labs. Ends with one line "N passed, N failed".
 set -uo pipefail
 top=$(cd "$(dirname "$0")/.." && pwd)
-cd "$top"
+cd "$top" || exit 1
 jobs=$(nproc)
 
 bash scripts/setup.sh || { echo "test.sh: setup failed" >&2; exit 1; }

@@ -2,8 +2,9 @@
 // seen from the middle, the sequence shift and the timers. Owned by exactly one worker.
 #pragma once
 
-#include <cstdint>
 #include <rte_ether.h>
+
+#include <cstdint>
 
 #include "net/seq.hpp"
 
@@ -29,16 +30,17 @@ enum class FlowState : std::uint8_t {
 };
 
 enum FlowFlags : std::uint16_t {
-  kFlowSendProxy = 1U << 0,     // the server wants a PROXY v2 header
-  kFlowHeaderUnacked = 1U << 1, // our header is in flight: retransmit until acked
-  kFlowTimestamps = 1U << 2,    // both SYNs carried timestamps (RFC 7323 section 3.2)
+  kFlowSendProxy = 1U << 0,      // the server wants a PROXY v2 header
+  kFlowHeaderUnacked = 1U << 1,  // our header is in flight: retransmit until acked
+  kFlowTimestamps = 1U << 2,     // both SYNs carried timestamps (RFC 7323 section 3.2)
   kFlowSack = 1U << 3,
   kFlowClientFin = 1U << 4,
   kFlowServerFin = 1U << 5,
-  kFlowAcceptProxy = 1U << 6,   // the client is an upstream proxy sending a header first
+  kFlowAcceptProxy = 1U << 6,  // the client is an upstream proxy sending a header first
   kFlowClientFinAcked = 1U << 7,
   kFlowServerFinAcked = 1U << 8,
   kFlowHeaderSent = 1U << 9,
+  kFlowFastRetransmitted = 1U << 10,  // the header went again on a duplicate ACK this period
 };
 
 inline constexpr std::uint32_t kNoIndex = 0xffffffffU;
@@ -90,10 +92,10 @@ struct alignas(64) Flow {
   Seq server_acked;
   Seq client_fin_seq;  // sequence number of the client's FIN, client space
   Seq server_fin_seq;
-  std::int32_t delta = 0;       // client->server sequence shift once the header is out
-  std::uint16_t hdr_len = 0;    // bytes of the header Postern sends
-  std::uint16_t client_win = 0; // raw window field of the client's latest segment
-  std::uint32_t ts_val = 0;     // client's latest TSval / TSecr (host order)
+  std::int32_t delta = 0;        // client->server sequence shift once the header is out
+  std::uint16_t hdr_len = 0;     // bytes of the header Postern sends
+  std::uint16_t client_win = 0;  // raw window field of the client's latest segment
+  std::uint32_t ts_val = 0;      // client's latest TSval / TSecr (host order)
   std::uint32_t ts_ecr = 0;
   std::uint16_t syn_win = 0;
   std::uint16_t proxy_buf = 0xffff;  // accept-proxy: index of the header buffer, or none
@@ -101,8 +103,7 @@ struct alignas(64) Flow {
   std::uint32_t snapshot_gen = 0;
 
   std::uint64_t last_seen_ms = 0;
-  std::uint64_t rtx_at_ms = 0;
-  std::uint64_t header_sent_ms = 0;  // next retransmission of the header, 0: none
+  std::uint64_t rtx_at_ms = 0;  // next retransmission of the header, 0: none
   std::uint64_t born_ms = 0;
 
   // Timer wheel membership (intrusive, indices into the flow pool).

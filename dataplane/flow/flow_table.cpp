@@ -29,7 +29,9 @@ FlowTable::FlowTable(std::uint32_t capacity) : flows_(capacity) {
   }
 }
 
-std::uint32_t FlowTable::home(const FlowKey& key) const noexcept { return flow_hash(key) & mask_; }
+std::uint32_t FlowTable::home(const FlowKey& key) const noexcept {
+  return flow_hash(key) & mask_;
+}
 
 FlowRef FlowTable::lookup(const FlowKey& key) const noexcept {
   for (std::uint32_t i = home(key);; i = (i + 1) & mask_) {

@@ -44,6 +44,8 @@ void TimerWheel::schedule(std::uint32_t index, std::uint64_t deadline_ms) noexce
   heads_[slot] = index;
 }
 
-void TimerWheel::cancel(std::uint32_t index) noexcept { unlink(index); }
+void TimerWheel::cancel(std::uint32_t index) noexcept {
+  unlink(index);
+}
 
 }  // namespace postern::dataplane

@@ -1,8 +1,9 @@
 // Full NAT with sequence shift, and the segments Postern writes on its own behalf.
 #include "nat/splice.hpp"
 
-#include <cstring>
 #include <rte_byteorder.h>
+
+#include <cstring>
 
 #include "net/checksum.hpp"
 #include "net/tcp_options.hpp"
@@ -44,9 +45,8 @@ void rewrite_addresses(FrameView& v, std::uint32_t src, std::uint32_t dst, std::
 std::uint16_t write_segment(std::uint8_t* out, std::uint16_t cap, const L2Addresses& l2,
                             std::uint32_t src_ip, std::uint32_t dst_ip, std::uint16_t sport,
                             std::uint16_t dport, Seq seq, Seq ack, std::uint8_t flags,
-                            std::uint16_t win_be, const std::uint8_t* opts,
-                            std::uint8_t opts_len, const std::uint8_t* payload,
-                            std::uint16_t payload_len) noexcept {
+                            std::uint16_t win_be, const std::uint8_t* opts, std::uint8_t opts_len,
+                            const std::uint8_t* payload, std::uint16_t payload_len) noexcept {
   const std::uint16_t tcp_len = static_cast<std::uint16_t>(20 + opts_len + payload_len);
   const std::uint16_t ip_len = static_cast<std::uint16_t>(20 + tcp_len);
   const std::uint16_t frame_len = static_cast<std::uint16_t>(sizeof(rte_ether_hdr) + ip_len);
@@ -197,8 +197,8 @@ std::uint16_t build_rst_reply(std::uint8_t* out, std::uint16_t cap, const FrameV
   const L2Addresses l2{v.eth->dst_addr, v.eth->src_addr};
   const std::uint8_t fl = v.tcp->tcp_flags;
   if ((fl & RTE_TCP_ACK_FLAG) != 0) {
-    return build_rst(out, cap, l2, v.ip->dst_addr, v.tcp->dst_port, v.ip->src_addr,
-                     v.tcp->src_port, Seq(rte_be_to_cpu_32(v.tcp->recv_ack)), Seq(0), false);
+    return build_rst(out, cap, l2, v.ip->dst_addr, v.tcp->dst_port, v.ip->src_addr, v.tcp->src_port,
+                     Seq(rte_be_to_cpu_32(v.tcp->recv_ack)), Seq(0), false);
   }
   std::int32_t seg_len = v.payload_len;
   if ((fl & RTE_TCP_SYN_FLAG) != 0) {
@@ -207,9 +207,8 @@ std::uint16_t build_rst_reply(std::uint8_t* out, std::uint16_t cap, const FrameV
   if ((fl & RTE_TCP_FIN_FLAG) != 0) {
     ++seg_len;
   }
-  return build_rst(out, cap, l2, v.ip->dst_addr, v.tcp->dst_port, v.ip->src_addr,
-                   v.tcp->src_port, Seq(0), Seq(rte_be_to_cpu_32(v.tcp->sent_seq)) + seg_len,
-                   true);
+  return build_rst(out, cap, l2, v.ip->dst_addr, v.tcp->dst_port, v.ip->src_addr, v.tcp->src_port,
+                   Seq(0), Seq(rte_be_to_cpu_32(v.tcp->sent_seq)) + seg_len, true);
 }
 
 }  // namespace postern::dataplane

@@ -3,8 +3,9 @@
 // (the header segment, SYNs for re-dispatch, RSTs). Functions over header views: no mbufs.
 #pragma once
 
-#include <cstdint>
 #include <rte_ether.h>
+
+#include <cstdint>
 
 #include "flow/flow.hpp"
 #include "net/frame.hpp"

@@ -1,8 +1,9 @@
 // Full checksum sums for segments Postern builds itself and for test verification.
 #include "net/checksum.hpp"
 
-#include <cstring>
 #include <netinet/in.h>
+
+#include <cstring>
 
 namespace postern::dataplane {
 

@@ -3,12 +3,13 @@
 // in unit tests and in the benchmark.
 #pragma once
 
-#include <cstdint>
 #include <rte_arp.h>
 #include <rte_ether.h>
 #include <rte_icmp.h>
 #include <rte_ip.h>
 #include <rte_tcp.h>
+
+#include <cstdint>
 
 #include "worker/counters.hpp"
 
@@ -24,9 +25,9 @@ struct FrameView {
   rte_tcp_hdr* tcp = nullptr;
   rte_arp_hdr* arp = nullptr;
   rte_icmp_hdr* icmp = nullptr;
-  std::uint16_t ip_len = 0;   // IPv4 total length
-  std::uint16_t l4_len = 0;   // bytes after the IP header
-  std::uint16_t tcp_hlen = 0; // TCP header with options
+  std::uint16_t ip_len = 0;    // IPv4 total length
+  std::uint16_t l4_len = 0;    // bytes after the IP header
+  std::uint16_t tcp_hlen = 0;  // TCP header with options
   std::uint16_t payload_len = 0;
 
   std::uint8_t* tcp_options() const { return reinterpret_cast<std::uint8_t*>(tcp + 1); }

@@ -3,10 +3,11 @@
 // are refreshed before they go stale and forgotten when a resolution fails.
 #pragma once
 
-#include <array>
-#include <cstdint>
 #include <rte_ether.h>
 #include <rte_mbuf.h>
+
+#include <array>
+#include <cstdint>
 #include <vector>
 
 namespace postern::dataplane {

@@ -1,8 +1,9 @@
 // TCP option parsing and SACK block rewriting.
 #include "net/tcp_options.hpp"
 
-#include <cstring>
 #include <rte_byteorder.h>
+
+#include <cstring>
 
 #include "net/checksum.hpp"
 

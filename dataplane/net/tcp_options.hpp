@@ -14,8 +14,8 @@ struct TcpOptions {
   bool has_sack = false;
   std::uint32_t ts_val = 0;  // host order
   std::uint32_t ts_ecr = 0;
-  std::uint16_t mss = 0;      // 0: absent
-  std::int16_t wscale = -1;   // -1: absent
+  std::uint16_t mss = 0;     // 0: absent
+  std::int16_t wscale = -1;  // -1: absent
 };
 
 // Reads the options area; malformed lengths stop the walk (what follows is ignored, as

@@ -1,11 +1,12 @@
 // EAL and ethdev set-up.
 #include "port/port.hpp"
 
-#include <cstring>
-#include <regex>
 #include <rte_eal.h>
 #include <rte_errno.h>
 #include <rte_ethdev.h>
+
+#include <cstring>
+#include <regex>
 #include <stdexcept>
 
 namespace postern::dataplane {
@@ -32,8 +33,7 @@ void init_eal(const std::vector<std::string>& args, const std::vector<std::strin
   }
   argv.push_back(nullptr);
   if (rte_eal_init(static_cast<int>(all.size()), argv.data()) < 0) {
-    throw std::runtime_error(std::string("EAL initialisation failed: ") +
-                             rte_strerror(rte_errno));
+    throw std::runtime_error(std::string("EAL initialisation failed: ") + rte_strerror(rte_errno));
   }
 }
 
@@ -63,16 +63,15 @@ PortInfo start_port(const std::string& device, std::uint16_t queues, rte_mempool
   rte_eth_dev_adjust_nb_rx_tx_desc(info.port_id, &rxd, &txd);
   const int socket = rte_eth_dev_socket_id(info.port_id);
   for (std::uint16_t q = 0; q < queues; ++q) {
-    rc = rte_eth_rx_queue_setup(info.port_id, q, rxd, static_cast<unsigned>(socket), nullptr,
-                                pool);
+    rc = rte_eth_rx_queue_setup(info.port_id, q, rxd, static_cast<unsigned>(socket), nullptr, pool);
     if (rc != 0) {
-      throw std::runtime_error("RX queue setup failed on '" + info.name + "': " +
-                               rte_strerror(-rc));
+      throw std::runtime_error("RX queue setup failed on '" + info.name +
+                               "': " + rte_strerror(-rc));
     }
     rc = rte_eth_tx_queue_setup(info.port_id, q, txd, static_cast<unsigned>(socket), nullptr);
     if (rc != 0) {
-      throw std::runtime_error("TX queue setup failed on '" + info.name + "': " +
-                               rte_strerror(-rc));
+      throw std::runtime_error("TX queue setup failed on '" + info.name +
+                               "': " + rte_strerror(-rc));
     }
   }
   rc = rte_eth_dev_start(info.port_id);

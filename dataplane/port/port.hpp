@@ -2,8 +2,9 @@
 // ethdev. Runs on the control thread at start; errors are exceptions with a clear message.
 #pragma once
 
-#include <cstdint>
 #include <rte_mempool.h>
+
+#include <cstdint>
 #include <string>
 #include <vector>
 

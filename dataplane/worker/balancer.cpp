@@ -3,6 +3,8 @@
 
 namespace postern::dataplane {
 
-void Balancer::reset(const Snapshot& snap) { current_.assign(snap.servers.size(), 0); }
+void Balancer::reset(const Snapshot& snap) {
+  current_.assign(snap.servers.size(), 0);
+}
 
 }  // namespace postern::dataplane

@@ -7,6 +7,7 @@
 #include <rte_malloc.h>
 #include <rte_mbuf.h>
 #include <rte_ring.h>
+
 #include <stdexcept>
 #include <string>
 
@@ -58,8 +59,8 @@ Runtime::Runtime(Settings settings) : settings_(std::move(settings)) {
   // Mbufs: every RX ring full on every queue and port, the TX rings, per-lcore caches,
   // neighbour queues and headroom for segments Postern writes.
   const unsigned queues = settings_.workers;
-  const unsigned nb = static_cast<unsigned>(settings_.interfaces.size()) * queues * 2048U +
-                      queues * 4096U + 4095U;
+  const unsigned nb =
+      static_cast<unsigned>(settings_.interfaces.size()) * queues * 2048U + queues * 4096U + 4095U;
   pool_ = rte_pktmbuf_pool_create("postern_mbufs", nb, 256, 0, RTE_MBUF_DEFAULT_BUF_SIZE,
                                   static_cast<int>(rte_socket_id()));
   if (pool_ == nullptr) {
@@ -88,8 +89,8 @@ Runtime::Runtime(Settings settings) : settings_(std::move(settings)) {
     d.queue = static_cast<std::uint16_t>(w);
     workers_.push_back(std::make_unique<Worker>(d));
     const std::string ring_name = "postern_inbox" + std::to_string(w);
-    rte_ring* r = rte_ring_create(ring_name.c_str(), 4096, static_cast<int>(rte_socket_id()),
-                                  RING_F_SC_DEQ);
+    rte_ring* r =
+        rte_ring_create(ring_name.c_str(), 4096, static_cast<int>(rte_socket_id()), RING_F_SC_DEQ);
     if (r == nullptr) {
       throw std::runtime_error("cannot create hand-off ring");
     }

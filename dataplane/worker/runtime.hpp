@@ -3,10 +3,11 @@
 // has passed a quiescent point. Used by the control thread only.
 #pragma once
 
-#include <atomic>
-#include <memory>
 #include <rte_mempool.h>
 #include <rte_rcu_qsbr.h>
+
+#include <atomic>
+#include <memory>
 #include <vector>
 
 #include "worker/settings.hpp"

@@ -2,9 +2,10 @@
 // control thread from the `dataplane:` config section.
 #pragma once
 
+#include <rte_ether.h>
+
 #include <cstdint>
 #include <optional>
-#include <rte_ether.h>
 #include <string>
 #include <vector>
 
@@ -12,8 +13,8 @@ namespace postern::dataplane {
 
 struct InterfaceSettings {
   std::string name;
-  std::string device;       // PCI address or vdev string
-  std::uint32_t ip = 0;     // network order
+  std::string device;    // PCI address or vdev string
+  std::uint32_t ip = 0;  // network order
   std::uint8_t prefix_len = 0;
   // Filled once the port is up.
   std::uint16_t port_id = 0;

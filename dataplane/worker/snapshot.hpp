@@ -12,16 +12,16 @@ namespace postern::dataplane {
 inline constexpr std::uint16_t kNoListener = 0xffff;
 
 struct ServerSlot {
-  std::string name;         // "listener/server", for metrics only (never read per packet)
-  std::uint32_t ip = 0;     // network order
-  std::uint16_t port = 0;   // network order
-  std::uint16_t weight = 1; // 0: no new connections
+  std::string name;          // "listener/server", for metrics only (never read per packet)
+  std::uint32_t ip = 0;      // network order
+  std::uint16_t port = 0;    // network order
+  std::uint16_t weight = 1;  // 0: no new connections
   bool backup = false;
   bool disabled = false;
   bool send_proxy = false;
-  std::uint32_t maxconn = 0;  // 0: unlimited
-  std::uint8_t port_id = 0;   // egress DPDK port
-  std::uint32_t next_hop = 0; // network order: the server itself or a gateway
+  std::uint32_t maxconn = 0;   // 0: unlimited
+  std::uint8_t port_id = 0;    // egress DPDK port
+  std::uint32_t next_hop = 0;  // network order: the server itself or a gateway
 };
 
 struct ListenerSlot {
@@ -37,8 +37,8 @@ struct ListenerSlot {
 };
 
 struct BindEntry {
-  std::uint32_t vip = 0;  // network order
-  std::uint16_t port = 0; // host order
+  std::uint32_t vip = 0;   // network order
+  std::uint16_t port = 0;  // host order
   std::uint16_t listener = kNoListener;
   bool accept_proxy = false;
 };

@@ -2,11 +2,12 @@
 // under the arriving key, rewrite, shift, inject the PROXY header, and keep time.
 #include "worker/worker.hpp"
 
-#include <cstring>
 #include <rte_byteorder.h>
 #include <rte_cycles.h>
 #include <rte_ethdev.h>
 #include <rte_prefetch.h>
+
+#include <cstring>
 
 #include "nat/splice.hpp"
 #include "net/checksum.hpp"
@@ -22,7 +23,9 @@ constexpr std::uint8_t kAck = RTE_TCP_ACK_FLAG;
 constexpr std::uint8_t kFin = RTE_TCP_FIN_FLAG;
 constexpr std::uint8_t kRst = RTE_TCP_RST_FLAG;
 
-Seq seg_seq(const FrameView& v) { return Seq(rte_be_to_cpu_32(v.tcp->sent_seq)); }
+Seq seg_seq(const FrameView& v) {
+  return Seq(rte_be_to_cpu_32(v.tcp->sent_seq));
+}
 
 // Records a segment's acknowledgement if it moves forward.
 void note_ack(Seq& acked, const FrameView& v) {
@@ -31,7 +34,9 @@ void note_ack(Seq& acked, const FrameView& v) {
     acked = ack;
   }
 }
-Seq seg_ack(const FrameView& v) { return Seq(rte_be_to_cpu_32(v.tcp->recv_ack)); }
+Seq seg_ack(const FrameView& v) {
+  return Seq(rte_be_to_cpu_32(v.tcp->recv_ack));
+}
 
 std::uint64_t tsc_ms() noexcept {
   static const std::uint64_t hz = rte_get_tsc_hz();
@@ -258,10 +263,9 @@ void Worker::send_header(std::uint32_t fi) noexcept {
   const InterfaceSettings* ifc = iface_for_port(f.server_port_id);
   const L2Addresses l2{ifc->mac, f.server_mac};
   char* buf = rte_pktmbuf_append(m, rte_pktmbuf_tailroom(m));
-  const std::uint16_t len = build_header_segment(reinterpret_cast<std::uint8_t*>(buf),
-                                                 rte_pktmbuf_data_len(m), f, l2);
+  const std::uint16_t len =
+      build_header_segment(reinterpret_cast<std::uint8_t*>(buf), rte_pktmbuf_data_len(m), f, l2);
   rte_pktmbuf_trim(m, static_cast<std::uint16_t>(rte_pktmbuf_data_len(m) - len));
-  f.header_sent_ms = now_ms_;
   send_to_server(fi, m);
 }
 
@@ -304,11 +308,9 @@ void Worker::reset_both(std::uint32_t fi) noexcept {
   if (rte_mbuf* m = alloc()) {
     const InterfaceSettings* ifc = iface_for_port(f.client_port_id);
     char* buf = rte_pktmbuf_append(m, 64);
-    const std::uint16_t len = build_rst(reinterpret_cast<std::uint8_t*>(buf), 64,
-                                        {ifc->mac, f.client_mac}, f.vip_ip, f.vip_port,
-                                        f.client_ip, f.client_port,
-                                        server_spoke ? f.client_acked : Seq(0),
-                                        f.client_isn + 1, true);
+    const std::uint16_t len = build_rst(
+        reinterpret_cast<std::uint8_t*>(buf), 64, {ifc->mac, f.client_mac}, f.vip_ip, f.vip_port,
+        f.client_ip, f.client_port, server_spoke ? f.client_acked : Seq(0), f.client_isn + 1, true);
     rte_pktmbuf_trim(m, static_cast<std::uint16_t>(64 - len));
     ++counters_.rst_sent;
     send(f.client_port_id, m);
@@ -317,10 +319,9 @@ void Worker::reset_both(std::uint32_t fi) noexcept {
     if (rte_mbuf* m = alloc()) {
       const InterfaceSettings* ifc = iface_for_port(f.server_port_id);
       char* buf = rte_pktmbuf_append(m, 64);
-      const std::uint16_t len = build_rst(reinterpret_cast<std::uint8_t*>(buf), 64,
-                                          {ifc->mac, f.server_mac}, f.local_ip, f.local_port,
-                                          f.server_ip, f.server_port, f.server_acked, Seq(0),
-                                          false);
+      const std::uint16_t len =
+          build_rst(reinterpret_cast<std::uint8_t*>(buf), 64, {ifc->mac, f.server_mac}, f.local_ip,
+                    f.local_port, f.server_ip, f.server_port, f.server_acked, Seq(0), false);
       rte_pktmbuf_trim(m, static_cast<std::uint16_t>(64 - len));
       ++counters_.rst_sent;
       send_to_server(fi, m);
@@ -414,11 +415,11 @@ void Worker::handle_icmp(rte_mbuf* m, FrameView& v) noexcept {
   v.ip->dst_addr = src;
   v.ip->time_to_live = 64;
   v.ip->hdr_checksum = ipv4_header_checksum(v.ip, (v.ip->version_ihl & 0x0f) * 4U);
-  const std::uint16_t old_word = rte_cpu_to_be_16(static_cast<std::uint16_t>(
-      (v.icmp->icmp_type << 8) | v.icmp->icmp_code));
+  const std::uint16_t old_word =
+      rte_cpu_to_be_16(static_cast<std::uint16_t>((v.icmp->icmp_type << 8) | v.icmp->icmp_code));
   v.icmp->icmp_type = RTE_IP_ICMP_ECHO_REPLY;
-  const std::uint16_t new_word = rte_cpu_to_be_16(static_cast<std::uint16_t>(
-      (v.icmp->icmp_type << 8) | v.icmp->icmp_code));
+  const std::uint16_t new_word =
+      rte_cpu_to_be_16(static_cast<std::uint16_t>((v.icmp->icmp_type << 8) | v.icmp->icmp_code));
   v.icmp->icmp_cksum = csum_replace16(v.icmp->icmp_cksum, old_word, new_word);
   rte_pktmbuf_trim(m, static_cast<std::uint16_t>(rte_pktmbuf_data_len(m) - v.len));
   ++counters_.icmp_echo_replies;
@@ -760,11 +761,12 @@ void Worker::from_server(rte_mbuf* m, FrameView& v, std::uint32_t fi) noexcept {
     if (after_eq(ack, header_end)) {
       f.clear(kFlowHeaderUnacked);
       f.rtx_at_ms = 0;
-    } else if (ack == f.client_isn + 1 && v.payload_len == 0 &&
-               now_ms_ - f.header_sent_ms >= kDupAckGuardMs) {
-      // A duplicate ACK stopping at the client's ISN + 1: the server is missing the header
-      // while later client bytes arrived. Resend at once (RFC 5681 fast retransmit, first
-      // duplicate: the header is the only thing that can be missing).
+    } else if (ack == f.client_isn + 1 && v.payload_len == 0 && !f.has(kFlowFastRetransmitted)) {
+      // A pure ACK stopping at the client's ISN + 1 after the handshake: the server received
+      // later client bytes but not the header, the only thing that can be missing. Resend at
+      // once (RFC 5681 fast retransmit, on the first duplicate), once per timer period: the
+      // dozens of duplicates that follow a burst must not each resend it.
+      f.set(kFlowFastRetransmitted);
       send_header(fi);
       ++counters_.proxy_retransmits;
     }
@@ -978,6 +980,7 @@ void Worker::on_timer(std::uint32_t fi) noexcept {
     }
     ++f.rtx_count;
     f.rtx_at_ms = now_ms_ + (kHeaderRtoMs << f.rtx_count);
+    f.clear(kFlowFastRetransmitted);
     send_header(fi);
     ++counters_.proxy_retransmits;
   }

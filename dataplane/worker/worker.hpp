@@ -2,13 +2,14 @@
 // ports and counters, and stringing the stages of the packet walk together over bursts.
 #pragma once
 
+#include <rte_mbuf.h>
+#include <rte_mempool.h>
+#include <rte_ring.h>
+
 #include <array>
 #include <atomic>
 #include <cstdint>
 #include <memory>
-#include <rte_mbuf.h>
-#include <rte_mempool.h>
-#include <rte_ring.h>
 #include <vector>
 
 #include "flow/flow_table.hpp"
@@ -16,11 +17,11 @@
 #include "nat/port_allocator.hpp"
 #include "net/frame.hpp"
 #include "net/neighbour.hpp"
+#include "proxy/proxy_protocol.hpp"
 #include "worker/balancer.hpp"
 #include "worker/counters.hpp"
 #include "worker/settings.hpp"
 #include "worker/snapshot.hpp"
-#include "proxy/proxy_protocol.hpp"
 
 namespace postern::dataplane {
 
@@ -36,8 +37,6 @@ inline constexpr std::uint64_t kAcceptProxyTimeoutMs = 5000;
 // Room for the longest upstream header the decoder accepts (proxy::kV2MaxLen).
 inline constexpr std::uint16_t kProxyBufferSize = static_cast<std::uint16_t>(proxy::kV2MaxLen);
 inline constexpr std::uint32_t kProxyBuffers = 4096;  // concurrent headers being read, per worker
-// Duplicate ACKs closer together than this after a header (re)send do not resend it again.
-inline constexpr std::uint64_t kDupAckGuardMs = 10;
 
 // Sends a burst on (port, queue); returns how many the device took. Production uses
 // rte_eth_tx_burst; unit tests capture frames.

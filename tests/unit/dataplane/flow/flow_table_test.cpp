@@ -1,12 +1,13 @@
 // The flow table against a reference map under random inserts, lookups and releases
 // (backward-shift deletion must never lose a key that is still present).
+#include "flow/flow_table.hpp"
+
 #include <gtest/gtest.h>
 
 #include <map>
 #include <random>
 #include <tuple>
 
-#include "flow/flow_table.hpp"
 #include "flow/timer_wheel.hpp"
 
 namespace postern::dataplane {

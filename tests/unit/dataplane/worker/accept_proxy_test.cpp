@@ -16,7 +16,9 @@ constexpr std::uint32_t kIsn = 2000;
 constexpr std::uint32_t kSrvIsn = 9000;
 constexpr std::uint16_t kPort = 41000;
 
-void accept_proxy_on_143(dataplane::Snapshot& s) { s.binds[0].accept_proxy = true; }
+void accept_proxy_on_143(dataplane::Snapshot& s) {
+  s.binds[0].accept_proxy = true;
+}
 
 Bytes from_client(std::uint32_t seq, std::uint8_t flags, std::string_view data = {}) {
   return TcpPacket()

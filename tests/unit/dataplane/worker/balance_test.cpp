@@ -17,7 +17,9 @@ void weights_3_1(dataplane::Snapshot& s) {
   s.servers[1].weight = 1;
 }
 
-void s1_maxconn_1(dataplane::Snapshot& s) { s.servers[0].maxconn = 1; }
+void s1_maxconn_1(dataplane::Snapshot& s) {
+  s.servers[0].maxconn = 1;
+}
 
 // A new connection from `port`; returns the server its SYN went to.
 std::string connect_from(WorkerHarness& h, std::uint16_t port) {

@@ -15,7 +15,9 @@ using dataplane::kClosedLingerMs;
 
 constexpr std::uint32_t kConnectMs = 5000;  // the harness's `timeout connect`
 
-void no_retries(dataplane::Snapshot& s) { s.listeners[0].retries = 0; }
+void no_retries(dataplane::Snapshot& s) {
+  s.listeners[0].retries = 0;
+}
 
 // Linux's answer from a closed port: RST|ACK, seq 0, acknowledging the SYN.
 TcpPacket refusal(const Session& s) {
@@ -219,9 +221,13 @@ TEST(Connect, RetransmittedSynGoesToTheSameServerFromTheSameLocalPort) {
   Session s(h);
   const Decoded first = s.syn();
   h.advance(1000);
-  const auto out = s.send_client(
-      s.client().seq(s.client_isn).flags(kSyn).mss(1460).sack_permitted().timestamp(1111, 0).wscale(
-          7));
+  const auto out = s.send_client(s.client()
+                                     .seq(s.client_isn)
+                                     .flags(kSyn)
+                                     .mss(1460)
+                                     .sack_permitted()
+                                     .timestamp(1111, 0)
+                                     .wscale(7));
   ASSERT_EQ(out.size(), 1U);
   const Decoded& d = out[0].d;
   EXPECT_EQ(out[0].port, 1);
@@ -251,8 +257,13 @@ TEST(Connect, ClientSynRetransmissionsDoNotPostponeTheConnectTimeout) {
   Session s(h);
   const Decoded first = s.syn();
   auto retransmit = [&] {
-    s.send_client(s.client().seq(s.client_isn).flags(kSyn).mss(1460).sack_permitted().timestamp(
-        111, 0).wscale(7));
+    s.send_client(s.client()
+                      .seq(s.client_isn)
+                      .flags(kSyn)
+                      .mss(1460)
+                      .sack_permitted()
+                      .timestamp(111, 0)
+                      .wscale(7));
   };
   h.advance(1000);
   retransmit();
@@ -278,9 +289,13 @@ TEST(Connect, SynWithANewIsnInSynSentRestartsTheAttempt) {
   s.syn();
   h.advance(1000);
   s.client_isn = 7000;
-  const auto out =
-      s.send_client(s.client().seq(s.client_isn).flags(kSyn).mss(1460).sack_permitted().timestamp(
-          2222, 0).wscale(7));
+  const auto out = s.send_client(s.client()
+                                     .seq(s.client_isn)
+                                     .flags(kSyn)
+                                     .mss(1460)
+                                     .sack_permitted()
+                                     .timestamp(2222, 0)
+                                     .wscale(7));
   ASSERT_EQ(out.size(), 1U);
   EXPECT_EQ(out[0].d.seq, 7000U);
   s.synack();

@@ -33,12 +33,9 @@ TEST(Forwarding, SegmentsArrivingWithTtlOneOrZeroAreDropped) {
                                 .ttl(1)
                                 .payload("* OK\r\n"))
                   .empty());
-  EXPECT_TRUE(s.send_client(s.client()
-                                .seq(s.client_isn + 1)
-                                .ack(s.server_isn + 1)
-                                .flags(kAck)
-                                .ttl(1))
-                  .empty());
+  EXPECT_TRUE(
+      s.send_client(s.client().seq(s.client_isn + 1).ack(s.server_isn + 1).flags(kAck).ttl(1))
+          .empty());
   EXPECT_EQ(h.worker().counters().dropped(DropReason::kTtlExpired), 4U);
 }
 
@@ -72,8 +69,8 @@ TEST(Forwarding, IpFragmentsAreDropped) {
   WorkerHarness h;
   h.resolve_servers();
   Session s(h);
-  EXPECT_TRUE(s.send_client(client_syn(s).fragment(0x2000)).empty());  // MF, offset 0
-  EXPECT_TRUE(s.send_client(client_syn(s).fragment(0x0004)).empty());  // offset 32 bytes
+  EXPECT_TRUE(s.send_client(client_syn(s).fragment(0x2000)).empty());           // MF, offset 0
+  EXPECT_TRUE(s.send_client(client_syn(s).fragment(0x0004)).empty());           // offset 32 bytes
   EXPECT_TRUE(s.send_client(client_syn(s).fragment(0x4000 | 0x2000)).empty());  // DF + MF
   EXPECT_EQ(h.worker().counters().dropped(DropReason::kIpFragment), 3U);
   EXPECT_EQ(h.worker().flows().size(), 0U);
@@ -100,11 +97,7 @@ TEST(Forwarding, EthernetPaddingIsNotForwardedAsPayload) {
   EXPECT_EQ(out[0].d.seq, s.client_isn + 1 + kHeaderLen);
   expect_valid_tcp(out[0].d);
 
-  frame = s.server()
-              .seq(s.server_isn + 1)
-              .ack(s.client_isn + 1 + kHeaderLen)
-              .flags(kAck)
-              .build();
+  frame = s.server().seq(s.server_isn + 1).ack(s.client_isn + 1 + kHeaderLen).flags(kAck).build();
   frame.resize(60, 0x5a);
   h.receive(frame, 1);
   out = h.take();

@@ -17,12 +17,16 @@ Bytes syn(std::uint16_t port, std::uint16_t dport = 143) {
       .build();
 }
 
-void maxconn_two(dataplane::Snapshot& s) { s.listeners[0].maxconn = 2; }
+void maxconn_two(dataplane::Snapshot& s) {
+  s.listeners[0].maxconn = 2;
+}
 void all_disabled(dataplane::Snapshot& s) {
   s.servers[0].disabled = true;
   s.servers[1].weight = 0;
 }
-void backup_second(dataplane::Snapshot& s) { s.servers[1].backup = true; }
+void backup_second(dataplane::Snapshot& s) {
+  s.servers[1].backup = true;
+}
 
 TEST(Limits, ListenerMaxconnRefusesWithRstAndKeepsExistingFlows) {
   WorkerHarness h(1024, &maxconn_two);

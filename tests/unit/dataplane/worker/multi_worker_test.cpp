@@ -2,10 +2,10 @@
 // server's reply that arrives at the other worker is handed over through the owner's ring,
 // and ARP learnt by one worker reaches the other's cache.
 #include <gtest/gtest.h>
-
-#include <cstring>
 #include <rte_byteorder.h>
 #include <rte_ring.h>
+
+#include <cstring>
 
 #include "support/worker_harness.hpp"
 

@@ -3,7 +3,6 @@
 // header bytes becomes empty), at any option alignment; client SACK blocks left alone, since
 // server sequence numbers are never shifted.
 #include <gtest/gtest.h>
-
 #include <rte_byteorder.h>
 
 #include <cstring>
@@ -86,18 +85,16 @@ TEST(Shift, ServerSackBlocksAreMappedToClientSpaceAndClampedAtIsn) {
                                      .seq(s.server_isn + 1)
                                      .ack(first + kHeaderLen)
                                      .flags(kAck)
-                                     .sack({{first + 4, first + 20},                 // header
-                                            {first + 20, first + kHeaderLen + 6},    // straddles
+                                     .sack({{first + 4, first + 20},                  // header
+                                            {first + 20, first + kHeaderLen + 6},     // straddles
                                             {s.client_isn - 100, s.client_isn - 50},  // below
                                             {first + kHeaderLen + 10, first + kHeaderLen + 30}}));
   ASSERT_EQ(out.size(), 1U);
   const Decoded& d = out[0].d;
   expect_valid_tcp(d);
   EXPECT_EQ(d.ack, first);
-  EXPECT_EQ(d.sack, (Blocks{{first, first},
-                            {first, first + 6},
-                            {first, first},
-                            {first + 10, first + 30}}));
+  EXPECT_EQ(d.sack,
+            (Blocks{{first, first}, {first, first + 6}, {first, first}, {first + 10, first + 30}}));
 }
 
 TEST(Shift, ServerSackAtAnOddOptionOffsetKeepsTheChecksumExact) {

@@ -30,10 +30,10 @@ Bytes client_syn(std::uint32_t isn = kClientIsn, std::uint16_t port = kClientPor
 
 // Drives a connection to the established state; returns the server-side SYN Postern sent.
 struct Conn {
-  Decoded syn;       // as the server saw it
-  Decoded synack;    // as the client saw it
-  Decoded header;    // the PROXY segment
-  Decoded hs_ack;    // the client's ACK as forwarded
+  Decoded syn;     // as the server saw it
+  Decoded synack;  // as the client saw it
+  Decoded header;  // the PROXY segment
+  Decoded hs_ack;  // the client's ACK as forwarded
 };
 
 Conn establish(WorkerHarness& h, std::uint32_t client_isn = kClientIsn,
@@ -285,16 +285,16 @@ TEST(Splice, DuplicateAckAtIsnResendsHeaderAtOnce) {
   WorkerHarness h;
   h.resolve_servers();
   const Conn c = establish(h);
-  h.advance(20);
-  h.receive(TcpPacket()
-                .eth(kServer1Mac, kPortServerMac)
-                .from("198.19.0.10", 143)
-                .to("198.19.0.1", c.syn.sport)
-                .seq(kServerIsn + 1)
-                .ack(kClientIsn + 1)
-                .flags(kAck)
-                .build(),
-            1);
+  const Bytes dup = TcpPacket()
+                        .eth(kServer1Mac, kPortServerMac)
+                        .from("198.19.0.10", 143)
+                        .to("198.19.0.1", c.syn.sport)
+                        .seq(kServerIsn + 1)
+                        .ack(kClientIsn + 1)
+                        .flags(kAck)
+                        .build();
+  // The first duplicate, in the same millisecond as the header went out, resends it.
+  h.receive(dup, 1);
   auto out = h.take();
   // The ACK goes on to the client and the header goes again to the server.
   ASSERT_EQ(out.size(), 2U);
@@ -305,6 +305,22 @@ TEST(Splice, DuplicateAckAtIsnResendsHeaderAtOnce) {
   EXPECT_EQ(to_server.port, 1);
   EXPECT_EQ(to_server.d.payload, c.header.payload);
   EXPECT_EQ(h.worker().counters().proxy_retransmits, 1U);
+  // The duplicates that follow in the same burst only go on to the client.
+  for (int i = 0; i < 5; ++i) {
+    h.receive(dup, 1);
+  }
+  out = h.take();
+  ASSERT_EQ(out.size(), 5U);
+  for (const auto& s : out) {
+    EXPECT_EQ(s.port, 0);
+  }
+  EXPECT_EQ(h.worker().counters().proxy_retransmits, 1U);
+  // After the timer's retransmission a new duplicate may trigger one more.
+  h.advance(dataplane::kHeaderRtoMs + 1);
+  EXPECT_EQ(h.take().size(), 1U);
+  h.receive(dup, 1);
+  EXPECT_EQ(h.take().size(), 2U);
+  EXPECT_EQ(h.worker().counters().proxy_retransmits, 3U);
 }
 
 TEST(Splice, RoundRobinAlternatesServers) {
