@@ -108,6 +108,9 @@ lab_down() {
   done
   rm -f "$kEnvDir/$name.env"
   rm -rf "${kEnvDir:?}/$name"
+  # Postern's EAL runtime directory for this lab (--file-prefix postern-NAME in
+  # examples/lab/dataplane.yaml and its copies): empty once Postern has stopped.
+  rmdir "/var/run/dpdk/postern-$name" 2>/dev/null || true
 }
 
 lab_names() {

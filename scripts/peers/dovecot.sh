@@ -162,8 +162,12 @@ start() {
   dovecot -c "$dir/dovecot.conf" -n >/dev/null 2>"$dir/doveconf.err" ||
     die "config rejected: $(cat "$dir/doveconf.err")"
 
-  ip netns exec "$ns" dovecot -c "$dir/dovecot.conf" ||
+  # The master keeps the descriptors it was started with: never the caller's stdout/stderr,
+  # or a pipe reading them (demo.sh --keep | tee ...) would never see its end.
+  if ! ip netns exec "$ns" dovecot -c "$dir/dovecot.conf" </dev/null >"$dir/dovecot.stderr" 2>&1; then
+    cat "$dir/dovecot.stderr" >&2
     die "dovecot failed to start; see $dir/dovecot.log"
+  fi
   if ! wait_listeners "$ns" "$addr"; then
     tail -n 20 "$dir/dovecot.log" >&2 || true
     stop "$dir"

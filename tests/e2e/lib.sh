@@ -7,6 +7,11 @@ E2E_ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
 E2E_PASSED=0
 E2E_FAILED=0
 E2E_WATCHDOG_PID=
+E2E_CLEANUP=
+E2E_TITLE=
+# The script's own stdout and stderr, kept for the exit path: a signal that arrives during an
+# e2e_check runs its trap while the check's output is redirected to a temporary file.
+exec {E2E_OUT}>&1 {E2E_ERR}>&2
 
 e2e_log() {
   printf '[%5ss] %s\n' "$SECONDS" "$*"
@@ -116,4 +121,36 @@ e2e_summary() {
   echo "$1: took ${SECONDS}s"
   echo "$1: $E2E_PASSED passed, $E2E_FAILED failed"
   [ "$E2E_FAILED" -eq 0 ] && [ "$E2E_PASSED" -gt 0 ]
+}
+
+# e2e_run_with CLEANUP TITLE: however the script ends (the end of the file, exit, a failed
+# abort, INT/TERM from a user or e2e_watchdog), CLEANUP runs once and the tally is the last
+# line, printed on the script's own output; the exit status says whether every check passed.
+# Scripts that use it end without calling e2e_summary themselves.
+e2e_run_with() {
+  E2E_CLEANUP=$1
+  E2E_TITLE=$2
+  trap _e2e_exit EXIT
+  trap _e2e_interrupted INT TERM
+}
+
+_e2e_interrupted() {
+  exec 1>&"$E2E_OUT" 2>&"$E2E_ERR"
+  e2e_fail "interrupted by a signal (or the watchdog): cleaning up"
+  exit 1
+}
+
+_e2e_exit() {
+  trap - EXIT INT TERM
+  exec 1>&"$E2E_OUT" 2>&"$E2E_ERR"
+  e2e_watchdog_stop
+  [ -z "$E2E_CLEANUP" ] || "$E2E_CLEANUP"
+  e2e_summary "$E2E_TITLE"
+  exit $?
+}
+
+# e2e_abort REASON: counts a failure and ends the script (cleanup and tally via e2e_run_with).
+e2e_abort() {
+  e2e_fail "cannot go on: $*"
+  exit 1
 }

@@ -11,94 +11,37 @@ set -uo pipefail
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 e2e_need_root
 
+# shellcheck source=tests/e2e/mail.sh
+source "$(dirname "${BASH_SOURCE[0]}")/mail.sh"
+
 LAB_NAME=$(e2e_lab_name sm)
 LAB_SH=$E2E_ROOT/scripts/lab.sh
 PEERS=$E2E_ROOT/scripts/peers
-CLIENT=$PEERS/mailclient.py
-DC=() PF=() HA=
+HA=
 
 cleanup() {
-  trap - EXIT INT TERM
-  e2e_watchdog_stop
-  local d pids=()
-  # Peers stop in parallel (a Dovecot master takes ~2.5 s to stop); lab.sh down then kills
-  # whatever is left in the namespaces and removes them.
-  for d in "${DC[@]}"; do "$PEERS/dovecot.sh" stop "$d" & pids+=($!); done
-  for d in "${PF[@]}"; do "$PEERS/postfix.sh" stop "$d" & pids+=($!); done
-  [ -z "$HA" ] || { "$PEERS/haproxy.sh" stop "$HA" & pids+=($!); }
-  [ ${#pids[@]} -eq 0 ] || wait "${pids[@]}"
+  local pid=
+  # Peers stop in parallel; lab.sh down then kills whatever is left in the namespaces and
+  # removes them. Runs twice (the explicit check at the end, then on exit): harmless.
+  [ -z "$HA" ] || { "$PEERS/haproxy.sh" stop "$HA" & pid=$!; }
+  HA=
+  mail_peers_stop
+  [ -z "$pid" ] || wait "$pid"
   "$LAB_SH" down "$LAB_NAME" >/dev/null
 }
-trap cleanup EXIT
-trap 'e2e_log "interrupted" >&2; exit 1' INT TERM
+e2e_run_with cleanup "peers smoke"
 e2e_watchdog 120
 
-abort() {
-  e2e_log "cannot go on: $*" >&2
-  e2e_summary "peers smoke"
-  exit 1
-}
-
 # ---- the lab and the peers -------------------------------------------------------------
-e2e_check "lab $LAB_NAME up (--kernel)" "$LAB_SH" up "$LAB_NAME" --kernel || abort "no lab"
+e2e_check "lab $LAB_NAME up (--kernel)" "$LAB_SH" up "$LAB_NAME" --kernel || e2e_abort "no lab"
 # shellcheck source=/dev/null
 source "/run/postern-lab/$LAB_NAME.env"
 RUN=$LAB_RUN_DIR
-DC=("$RUN/dc1" "$RUN/dc2")
-PF=("$RUN/pf1" "$RUN/pf2")
 HA=$RUN/haproxy
-declare -A LOG_OF=([dc1]=$RUN/dc1/dovecot.log [dc2]=$RUN/dc2/dovecot.log
-  [pf1]=$RUN/pf1/maillog [pf2]=$RUN/pf2/maillog)
-declare -A MARK=()
+mail_peers_start all || e2e_abort "peers"
+e2e_check "haproxy in $NS_DP on $VIP" "$PEERS/haproxy.sh" start "$HA" "$NS_DP" "$PEERS/haproxy-lab.cfg" || e2e_abort "haproxy"
 
-e2e_check "dovecot dc1 on $SERVER1" "$PEERS/dovecot.sh" start "${DC[0]}" "$NS_SRV" "$SERVER1" "$SOURCE_ADDR/32" || abort "dovecot"
-e2e_check "dovecot dc2 on $SERVER2" "$PEERS/dovecot.sh" start "${DC[1]}" "$NS_SRV" "$SERVER2" "$SOURCE_ADDR/32" || abort "dovecot"
-e2e_check "postfix pf1 on $SERVER1:587" "$PEERS/postfix.sh" start "${PF[0]}" "$NS_SRV" "$SERVER1" || abort "postfix"
-e2e_check "postfix pf2 on $SERVER2:587" "$PEERS/postfix.sh" start "${PF[1]}" "$NS_SRV" "$SERVER2" || abort "postfix"
-e2e_check "haproxy in $NS_DP on $VIP" "$PEERS/haproxy.sh" start "$HA" "$NS_DP" "$PEERS/haproxy-lab.cfg" || abort "haproxy"
-
-# ---- sessions ------------------------------------------------------------------------------
-# session NS PROTO HOST PORT [mailclient options]: one dialogue; sets LAST (its summary line),
-# LAST_PORT (client port) and LAST_INSTANCE (dc1/dc2/pf1/pf2, from the greeting), and marks
-# where every server log stood before it (MARK), so checks read only what this session logged:
-# the kernel reuses client ports, so an older line could otherwise match.
-session() {
-  local ns=$1 p
-  shift
-  for p in "${!LOG_OF[@]}"; do MARK[$p]=$(e2e_size "${LOG_OF[$p]}"); done
-  LAST=$(ip netns exec "$ns" timeout 30 python3 "$CLIENT" "$@" --timeout 5 2>&1)
-  local rc=$?
-  LAST_PORT=$(sed -n 's/.* local=[0-9.]*:\([0-9]*\) .*/\1/p' <<<"$LAST")
-  LAST_INSTANCE=$(grep -oE '(dovecot|postfix)-(dc|pf)[0-9]' <<<"$LAST" | head -n 1 | sed 's/.*-//')
-  echo "$LAST"
-  return $rc
-}
-
-# via_vip PROTO PORT [options]: a session from the client namespace to the VIP, as a check.
-via_vip() {
-  local proto=$1 port=$2
-  shift 2
-  e2e_check "$proto via $VIP:$port: every reply as expected" session "$NS_CLI" "$proto" "$VIP" "$port" "$@" &&
-    [ -n "$LAST_INSTANCE" ] && e2e_log "     $LAST"
-}
-
-# logged INSTANCE PATTERN: the instance logged a line matching PATTERN since the last session.
-logged() {
-  e2e_wait_grep 3 "$2" "${LOG_OF[$1]}" "${MARK[$1]}"
-}
-
-# dovecot_login_logged INSTANCE SERVICE RIP RPORT LIP LPORT: the login line, as the PROXY
-# header told it: rip/rport the client, lip/lport the address the client connected to.
-dovecot_login_logged() {
-  local dc=$1 service=$2 rip=$3 rport=$4 lip=$5 lport=$6
-  logged "$dc" "$service: Info: Login: user=<alice>, method=PLAIN, rip=${rip//./\\.}, rport=$rport, lip=${lip//./\\.}, lport=$lport$"
-}
-
-maildir_has() {
-  local dir=$1 subject=$2
-  grep -rqs "^Subject: $subject" "$dir"
-}
-
+# ---- sessions (helpers in mail.sh) -----------------------------------------------------------
 via_vip imap 143
 if [ -n "$LAST_INSTANCE" ]; then
   e2e_check "imap: $LAST_INSTANCE logs rip=$CLIENT_ADDR rport=$LAST_PORT" \
@@ -191,5 +134,3 @@ lab_gone() {
   fi
 }
 e2e_check "peers stopped, lab $LAB_NAME removed" lab_gone
-
-e2e_summary "peers smoke"
