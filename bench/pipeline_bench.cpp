@@ -2,10 +2,11 @@
 // come from a mempool and what the worker sends is freed) and prints ns/packet and Mpps for
 // the splice's hot paths, against a baseline measured in the same run that does only what
 // every packet costs anyway (mbuf allocation, frame copy, free).
+#include <rte_mbuf.h>
+
 #include <chrono>
 #include <cstdio>
 #include <cstring>
-#include <rte_mbuf.h>
 #include <vector>
 
 #include "support/eal_env.hpp"
@@ -62,60 +63,113 @@ int main() {
   // One established flow with the header acknowledged, as most packets find it.
   const std::uint32_t cisn = 1000;
   const std::uint32_t sisn = 50000;
-  h.receive(TcpPacket().eth(pt::kClientMac, pt::kPortClientMac).from("198.18.0.2", 40000)
-                .to("198.18.0.100", 143).seq(cisn).flags(pt::kSyn).timestamp(1, 0)
-                .sack_permitted().build(), 0);
+  h.receive(TcpPacket()
+                .eth(pt::kClientMac, pt::kPortClientMac)
+                .from("198.18.0.2", 40000)
+                .to("198.18.0.100", 143)
+                .seq(cisn)
+                .flags(pt::kSyn)
+                .timestamp(1, 0)
+                .sack_permitted()
+                .build(),
+            0);
   const std::uint16_t lport = h.take().at(0).d.sport;
-  h.receive(TcpPacket().eth(pt::kServer1Mac, pt::kPortServerMac).from("198.19.0.10", 143)
-                .to("198.19.0.1", lport).seq(sisn).ack(cisn + 1).flags(pt::kSyn | pt::kAck)
-                .timestamp(5, 1).sack_permitted().build(), 1);
-  h.receive(TcpPacket().eth(pt::kClientMac, pt::kPortClientMac).from("198.18.0.2", 40000)
-                .to("198.18.0.100", 143).seq(cisn + 1).ack(sisn + 1).flags(pt::kAck)
-                .timestamp(2, 5).build(), 0);
-  h.receive(TcpPacket().eth(pt::kServer1Mac, pt::kPortServerMac).from("198.19.0.10", 143)
-                .to("198.19.0.1", lport).seq(sisn + 1).ack(cisn + 1 + 28).flags(pt::kAck)
-                .timestamp(6, 2).build(), 1);
+  h.receive(TcpPacket()
+                .eth(pt::kServer1Mac, pt::kPortServerMac)
+                .from("198.19.0.10", 143)
+                .to("198.19.0.1", lport)
+                .seq(sisn)
+                .ack(cisn + 1)
+                .flags(pt::kSyn | pt::kAck)
+                .timestamp(5, 1)
+                .sack_permitted()
+                .build(),
+            1);
+  h.receive(TcpPacket()
+                .eth(pt::kClientMac, pt::kPortClientMac)
+                .from("198.18.0.2", 40000)
+                .to("198.18.0.100", 143)
+                .seq(cisn + 1)
+                .ack(sisn + 1)
+                .flags(pt::kAck)
+                .timestamp(2, 5)
+                .build(),
+            0);
+  h.receive(TcpPacket()
+                .eth(pt::kServer1Mac, pt::kPortServerMac)
+                .from("198.19.0.10", 143)
+                .to("198.19.0.1", lport)
+                .seq(sisn + 1)
+                .ack(cisn + 1 + 28)
+                .flags(pt::kAck)
+                .timestamp(6, 2)
+                .build(),
+            1);
   h.take();
   h.discard_output(true);
 
   const std::string payload(64, 'x');
-  const Bytes to_server = TcpPacket().eth(pt::kClientMac, pt::kPortClientMac)
-                              .from("198.18.0.2", 40000).to("198.18.0.100", 143).seq(cisn + 1)
-                              .ack(sisn + 1).flags(pt::kAck | pt::kPsh).timestamp(3, 6)
-                              .payload(payload).build();
-  const Bytes to_client = TcpPacket().eth(pt::kServer1Mac, pt::kPortServerMac)
-                              .from("198.19.0.10", 143).to("198.19.0.1", lport).seq(sisn + 1)
-                              .ack(cisn + 1 + 28 + 64).flags(pt::kAck | pt::kPsh)
-                              .timestamp(7, 3).payload(payload).build();
-  const Bytes sacked = TcpPacket().eth(pt::kServer1Mac, pt::kPortServerMac)
-                           .from("198.19.0.10", 143).to("198.19.0.1", lport).seq(sisn + 1)
-                           .ack(cisn + 1 + 28).flags(pt::kAck).timestamp(7, 3)
-                           .sack({{cisn + 1 + 28 + 100, cisn + 1 + 28 + 200}}).build();
+  const Bytes to_server = TcpPacket()
+                              .eth(pt::kClientMac, pt::kPortClientMac)
+                              .from("198.18.0.2", 40000)
+                              .to("198.18.0.100", 143)
+                              .seq(cisn + 1)
+                              .ack(sisn + 1)
+                              .flags(pt::kAck | pt::kPsh)
+                              .timestamp(3, 6)
+                              .payload(payload)
+                              .build();
+  const Bytes to_client = TcpPacket()
+                              .eth(pt::kServer1Mac, pt::kPortServerMac)
+                              .from("198.19.0.10", 143)
+                              .to("198.19.0.1", lport)
+                              .seq(sisn + 1)
+                              .ack(cisn + 1 + 28 + 64)
+                              .flags(pt::kAck | pt::kPsh)
+                              .timestamp(7, 3)
+                              .payload(payload)
+                              .build();
+  const Bytes sacked = TcpPacket()
+                           .eth(pt::kServer1Mac, pt::kPortServerMac)
+                           .from("198.19.0.10", 143)
+                           .to("198.19.0.1", lport)
+                           .seq(sisn + 1)
+                           .ack(cisn + 1 + 28)
+                           .flags(pt::kAck)
+                           .timestamp(7, 3)
+                           .sack({{cisn + 1 + 28 + 100, cisn + 1 + 28 + 200}})
+                           .build();
 
   constexpr int kPackets = 2000000;
   auto& w = h.worker();
   const double base = measure(kPackets, [&](int) { rte_pktmbuf_free(frame_mbuf(to_server, 0)); });
   std::printf("baseline (mbuf alloc + 118-byte copy + free) %8.1f ns/packet\n", base);
-  report("client->server data (seq shift, NAT)", measure(kPackets, [&](int i) {
-           w.handle(frame_mbuf(to_server, 0));
-           if ((i & 31) == 31) {
-             w.flush();
-           }
-         }),
+  report("client->server data (seq shift, NAT)",
+         measure(kPackets,
+                 [&](int i) {
+                   w.handle(frame_mbuf(to_server, 0));
+                   if ((i & 31) == 31) {
+                     w.flush();
+                   }
+                 }),
          base);
-  report("server->client data (ack map, NAT)", measure(kPackets, [&](int i) {
-           w.handle(frame_mbuf(to_client, 1));
-           if ((i & 31) == 31) {
-             w.flush();
-           }
-         }),
+  report("server->client data (ack map, NAT)",
+         measure(kPackets,
+                 [&](int i) {
+                   w.handle(frame_mbuf(to_client, 1));
+                   if ((i & 31) == 31) {
+                     w.flush();
+                   }
+                 }),
          base);
-  report("server->client ACK with SACK block", measure(kPackets, [&](int i) {
-           w.handle(frame_mbuf(sacked, 1));
-           if ((i & 31) == 31) {
-             w.flush();
-           }
-         }),
+  report("server->client ACK with SACK block",
+         measure(kPackets,
+                 [&](int i) {
+                   w.handle(frame_mbuf(sacked, 1));
+                   if ((i & 31) == 31) {
+                     w.flush();
+                   }
+                 }),
          base);
 
   // New connections: distinct client addresses and ports, a SYN each (flow insert under two
@@ -125,10 +179,16 @@ int main() {
   for (int i = 0; i < kSyns; ++i) {
     char addr[32];
     std::snprintf(addr, sizeof addr, "10.%d.%d.%d", (i >> 16) & 255, (i >> 8) & 255, i & 255);
-    syns.push_back(TcpPacket().eth(pt::kClientMac, pt::kPortClientMac)
+    syns.push_back(TcpPacket()
+                       .eth(pt::kClientMac, pt::kPortClientMac)
                        .from(addr, static_cast<std::uint16_t>(20000 + (i % 30000)))
-                       .to("198.18.0.100", 143).seq(static_cast<std::uint32_t>(i))
-                       .flags(pt::kSyn).mss(1460).timestamp(1, 0).sack_permitted().build());
+                       .to("198.18.0.100", 143)
+                       .seq(static_cast<std::uint32_t>(i))
+                       .flags(pt::kSyn)
+                       .mss(1460)
+                       .timestamp(1, 0)
+                       .sack_permitted()
+                       .build());
   }
   double syn_ns = 1e30;
   for (int r = 0; r < kRounds; ++r) {

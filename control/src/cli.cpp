@@ -51,16 +51,18 @@ std::optional<CliOptions> parse_cli(int argc, char** argv, std::ostream& out, st
     }
   }
 
-  po::options_description desc("Usage: postern -f FILE [-f FILE ...] [-c] [--dump-yaml] [-- EAL ARGS]");
+  po::options_description desc(
+      "Usage: postern -f FILE [-f FILE ...] [-c] [--dump-yaml] [-- EAL ARGS]");
   std::vector<std::string> paths;
-  desc.add_options()
-      ("help,h", "print this help and exit")
-      ("version,v", "print the version and exit")
-      ("file,f", po::value<std::vector<std::string>>(&paths),
-       "configuration file or directory (repeatable; .yaml/.yml are YAML, anything else haproxy.cfg syntax)")
-      ("check,c", po::bool_switch(&opts.check_only), "check the configuration and exit (0 valid, 1 invalid)")
-      ("quiet,q", po::bool_switch(&opts.quiet), "print nothing on success")
-      ("dump-yaml", po::bool_switch(&opts.dump_yaml), "print the merged configuration as YAML and exit");
+  desc.add_options()("help,h", "print this help and exit")("version,v",
+                                                           "print the version and exit")(
+      "file,f", po::value<std::vector<std::string>>(&paths),
+      "configuration file or directory (repeatable; .yaml/.yml are YAML, anything else haproxy.cfg "
+      "syntax)")("check,c", po::bool_switch(&opts.check_only),
+                 "check the configuration and exit (0 valid, 1 invalid)")(
+      "quiet,q", po::bool_switch(&opts.quiet), "print nothing on success")(
+      "dump-yaml", po::bool_switch(&opts.dump_yaml),
+      "print the merged configuration as YAML and exit");
 
   po::variables_map vm;
   try {

@@ -1,9 +1,10 @@
 // Config model -> dataplane Settings and Snapshot.
 #include "postern/control/dataplane_config.hpp"
 
+#include <rte_byteorder.h>
+
 #include <algorithm>
 #include <cstring>
-#include <rte_byteorder.h>
 
 namespace postern::control {
 namespace {
@@ -103,10 +104,10 @@ std::unique_ptr<dataplane::Snapshot> build_snapshot(const config::Config& cfg,
     ls.redispatch = l.redispatch;
     ls.timeout_connect_ms = ms(l.timeouts.connect, kDefaultConnectMs);
     // `timeout tunnel` governs established connections when set, as in HAProxy.
-    ls.timeout_client_ms = ms(l.timeouts.tunnel ? l.timeouts.tunnel : l.timeouts.client,
-                              kDefaultIdleMs);
-    ls.timeout_server_ms = ms(l.timeouts.tunnel ? l.timeouts.tunnel : l.timeouts.server,
-                              kDefaultIdleMs);
+    ls.timeout_client_ms =
+        ms(l.timeouts.tunnel ? l.timeouts.tunnel : l.timeouts.client, kDefaultIdleMs);
+    ls.timeout_server_ms =
+        ms(l.timeouts.tunnel ? l.timeouts.tunnel : l.timeouts.server, kDefaultIdleMs);
     const auto listener_index = static_cast<std::uint16_t>(snap->listeners.size());
     for (const auto& b : l.binds) {
       if (!require_v4(b.endpoint.address, b.origin, "bind address", diags)) {

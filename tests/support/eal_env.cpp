@@ -1,11 +1,12 @@
 // EAL for unit tests: `--no-huge -m 256 --no-shconf --no-pci`, one lcore, quiet logs.
 #include "support/eal_env.hpp"
 
-#include <cstdlib>
-#include <cstring>
 #include <rte_eal.h>
 #include <rte_errno.h>
 #include <rte_log.h>
+
+#include <cstdlib>
+#include <cstring>
 #include <stdexcept>
 #include <string>
 
@@ -13,14 +14,13 @@ namespace postern::test {
 
 rte_mempool* test_pool() {
   static rte_mempool* pool = [] {
-    const char* argv[] = {"postern-test", "-l",         "0",          "--no-huge",
-                          "-m",           "256",        "--no-shconf", "--no-pci",
-                          "--log-level",  "lib.*:error", nullptr};
+    const char* argv[] = {"postern-test", "-l",       "0",           "--no-huge",   "-m",   "256",
+                          "--no-shconf",  "--no-pci", "--log-level", "lib.*:error", nullptr};
     if (rte_eal_init(10, const_cast<char**>(argv)) < 0) {
       throw std::runtime_error(std::string("EAL init failed: ") + rte_strerror(rte_errno));
     }
-    rte_mempool* p = rte_pktmbuf_pool_create("test_pool", 8191, 0, 0,
-                                             RTE_MBUF_DEFAULT_BUF_SIZE, SOCKET_ID_ANY);
+    rte_mempool* p =
+        rte_pktmbuf_pool_create("test_pool", 8191, 0, 0, RTE_MBUF_DEFAULT_BUF_SIZE, SOCKET_ID_ANY);
     if (p == nullptr) {
       throw std::runtime_error("mempool");
     }

@@ -2,9 +2,10 @@
 // shared config, so unit tests get real mbufs from a real mempool.
 #pragma once
 
-#include <cstdint>
 #include <rte_mbuf.h>
 #include <rte_mempool.h>
+
+#include <cstdint>
 
 #include "support/packet_builder.hpp"
 

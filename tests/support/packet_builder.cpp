@@ -2,8 +2,9 @@
 // are computed from scratch with a plain RFC 1071 loop.
 #include "support/packet_builder.hpp"
 
-#include <algorithm>
 #include <arpa/inet.h>
+
+#include <algorithm>
 #include <cstring>
 
 namespace postern::test {
@@ -65,7 +66,9 @@ std::string ip_str(std::uint32_t be) {
   return buf;
 }
 
-Mac mac(std::uint8_t last) { return Mac{{0x02, 0x00, 0x00, 0x00, 0x00, last}}; }
+Mac mac(std::uint8_t last) {
+  return Mac{{0x02, 0x00, 0x00, 0x00, 0x00, last}};
+}
 
 TcpPacket& TcpPacket::eth(Mac src, Mac dst) {
   src_mac_ = src;
@@ -103,8 +106,8 @@ TcpPacket& TcpPacket::ttl(std::uint8_t t) {
   return *this;
 }
 TcpPacket& TcpPacket::mss(std::uint16_t m) {
-  options_.insert(options_.end(), {2, 4, static_cast<std::uint8_t>(m >> 8),
-                                   static_cast<std::uint8_t>(m)});
+  options_.insert(options_.end(),
+                  {2, 4, static_cast<std::uint8_t>(m >> 8), static_cast<std::uint8_t>(m)});
   return *this;
 }
 TcpPacket& TcpPacket::wscale(std::uint8_t s) {

@@ -1,8 +1,9 @@
 // Worker harness set-up.
 #include "support/worker_harness.hpp"
 
-#include <cstring>
 #include <rte_byteorder.h>
+
+#include <cstring>
 
 namespace postern::test {
 
@@ -72,8 +73,8 @@ WorkerHarness::WorkerHarness(std::uint32_t flows, void (*tweak)(dataplane::Snaps
 
 WorkerHarness::~WorkerHarness() = default;
 
-std::uint16_t WorkerHarness::capture(void* ctx, std::uint16_t port, std::uint16_t,
-                                     rte_mbuf** pkts, std::uint16_t n) {
+std::uint16_t WorkerHarness::capture(void* ctx, std::uint16_t port, std::uint16_t, rte_mbuf** pkts,
+                                     std::uint16_t n) {
   auto* self = static_cast<WorkerHarness*>(ctx);
   if (self->discard_) {
     rte_pktmbuf_free_bulk(pkts, n);

@@ -31,8 +31,7 @@ class WorkerHarness {
  public:
   // Listener "imap" on 198.18.0.100:143 with servers 198.19.0.10 and .11 (send-proxy-v2),
   // listener "plain" on :110 without the header; `tweak` may edit the snapshot first.
-  explicit WorkerHarness(std::uint32_t flows = 1024,
-                         void (*tweak)(dataplane::Snapshot&) = nullptr);
+  explicit WorkerHarness(std::uint32_t flows = 1024, void (*tweak)(dataplane::Snapshot&) = nullptr);
   ~WorkerHarness();
 
   void receive(const Bytes& frame, std::uint16_t port);
@@ -50,8 +49,8 @@ class WorkerHarness {
   std::uint64_t now() const { return now_; }
 
  private:
-  static std::uint16_t capture(void* ctx, std::uint16_t port, std::uint16_t queue,
-                               rte_mbuf** pkts, std::uint16_t n);
+  static std::uint16_t capture(void* ctx, std::uint16_t port, std::uint16_t queue, rte_mbuf** pkts,
+                               std::uint16_t n);
 
   dataplane::Settings settings_;
   std::unique_ptr<dataplane::Snapshot> snap_;
