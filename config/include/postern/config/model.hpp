@@ -67,7 +67,9 @@ struct TcpCheckRule {
   std::optional<std::uint16_t> port;
   bool send_proxy = false;
   // send / expect
-  std::string data;  // send: the bytes (escapes resolved); expect: the pattern
+  // send: the bytes (escapes resolved); expect: the pattern. For send-binary and
+  // `expect binary` it is the hex digits, lower case ("0d0a"), as written and dumped.
+  std::string data;
   Match match = Match::kString;
   bool negate = false;  // `expect ! string ...` / `expect !string ...`
   Origin origin;

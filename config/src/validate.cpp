@@ -1,0 +1,276 @@
+// Checks over the merged model, whichever syntax it came from: ranges, duplicates, bind
+// conflicts, missing timeouts, and whether the dataplane can carry what the listeners ask for.
+// Each diagnostic points at the Origin of the entity it is about.
+#include <algorithm>
+#include <map>
+
+#include "postern/config/load.hpp"
+
+namespace postern::config {
+namespace {
+
+// HAProxy's server weight range (src/server.c "weight of server ... is not within 0 and 256").
+constexpr std::uint32_t kMaxWeight = 256;
+// A connect is retried per SYN timeout; past this a dead server holds a client for minutes.
+constexpr std::uint32_t kMaxRetries = 100;
+constexpr std::uint32_t kMinFlows = 1024;
+constexpr std::uint32_t kMaxFlows = 16U * 1024U * 1024U;
+
+std::string q(std::string_view text) {
+  return "'" + std::string(text) + "'";
+}
+
+std::string where(const Origin& origin) {
+  return origin.file + ":" + std::to_string(origin.line);
+}
+
+class Checker {
+ public:
+  Checker(const Config& config, Diagnostics& diags) : config_(config), diags_(diags) {}
+
+  void run() {
+    check_global();
+    std::map<std::string, const Listener*> names;
+    for (const Listener& listener : config_.listeners) {
+      if (auto [it, inserted] = names.emplace(listener.name, &listener); !inserted) {
+        // HAProxy: "proxy 'x' has the same name as proxy 'x' declared at FILE:LINE".
+        error(listener.origin, "listener " + q(listener.name) +
+                                   " has the same name as the listener declared at " +
+                                   where(it->second->origin));
+      }
+      check_listener(listener);
+    }
+    check_bind_conflicts();
+    if (config_.dataplane) {
+      check_dataplane(*config_.dataplane);
+    }
+    if (config_.admin && config_.admin->http && config_.admin->http->port == 0) {
+      error(config_.admin->origin, "admin 'http' needs a port other than 0");
+    }
+  }
+
+ private:
+  void error(const Origin& at, std::string message, std::string hint = {}) {
+    diags_.error(at.file, at.line, at.column, std::move(message), std::move(hint));
+  }
+
+  void warning(const Origin& at, std::string message, std::string hint = {}) {
+    diags_.warning(at.file, at.line, at.column, std::move(message), std::move(hint));
+  }
+
+  void check_global() {
+    if (config_.global.maxconn && *config_.global.maxconn == 0) {
+      error(config_.global.origin, "global 'maxconn' must be at least 1");
+    }
+  }
+
+  void check_listener(const Listener& listener) {
+    const std::string who = "listener " + q(listener.name);
+    if (listener.binds.empty()) {
+      error(listener.origin, who + " has no bind");
+    }
+    for (const Bind& bind : listener.binds) {
+      if (bind.endpoint.port == 0) {
+        error(bind.origin, who + " binds port 0");
+      }
+    }
+    if (listener.servers.empty()) {
+      warning(listener.origin, who + " has no server; its connections will be refused");
+    }
+    if (listener.maxconn && *listener.maxconn == 0) {
+      error(listener.origin, who + ": 'maxconn' must be at least 1");
+    }
+    if (listener.retries > kMaxRetries) {
+      error(listener.origin, who + ": 'retries' " + std::to_string(listener.retries) +
+                                 " is too many (at most " + std::to_string(kMaxRetries) + ")");
+    }
+    check_timeouts(listener, who);
+    if (!listener.tcp_check && !listener.tcp_check_rules.empty()) {
+      warning(listener.tcp_check_rules.front().origin,
+              who + ": tcp-check rules are unused without 'option tcp-check'");
+    }
+    for (const TcpCheckRule& rule : listener.tcp_check_rules) {
+      if (rule.port && *rule.port == 0) {
+        error(rule.origin, who + ": 'tcp-check connect' port must be between 1 and 65535");
+      }
+    }
+    std::map<std::string, const Server*> servers;
+    for (const Server& server : listener.servers) {
+      if (auto [it, inserted] = servers.emplace(server.name, &server); !inserted) {
+        error(server.origin, who + ": server " + q(server.name) +
+                                 " has the same name as the server declared at " +
+                                 where(it->second->origin));
+      }
+      check_server(server, who);
+    }
+  }
+
+  // HAProxy 2.6 src/cfgparse.c: a TCP proxy needs 'client' and 'connect', and 'server' unless
+  // 'tunnel' is set; the backend part only counts when there are servers.
+  void check_timeouts(const Listener& listener, const std::string& who) {
+    const Timeouts& t = listener.timeouts;
+    auto missing = [](const std::optional<Millis>& value) { return !value || *value == 0; };
+    const bool frontend_missing = missing(t.client);
+    const bool backend_missing = !listener.servers.empty() &&
+                                 (missing(t.connect) || (missing(t.server) && missing(t.tunnel)));
+    if (frontend_missing || backend_missing) {
+      warning(listener.origin,
+              "missing timeouts for " + who +
+                  ". While not properly invalid, you will certainly encounter various problems "
+                  "with such a configuration. To fix this, please ensure that all following "
+                  "timeouts are set to a non-zero value: 'client', 'connect', 'server'");
+    }
+  }
+
+  void check_server(const Server& server, const std::string& who) {
+    const std::string name = who + ": server " + q(server.name);
+    if (!server.endpoint) {
+      error(server.origin, name + " has no address");
+    } else {
+      if (server.endpoint->port == 0) {
+        error(server.origin, name + " has no port", "write the address as ADDRESS:PORT");
+      }
+      // HAProxy's 0.0.0.0 server forwards to the client's own destination (transparent mode).
+      if (server.endpoint->address.is_any()) {
+        error(server.origin, name + " address " + server.endpoint->address.to_string() +
+                                 " (the client's destination) is not supported");
+      }
+    }
+    if (server.weight > kMaxWeight) {
+      error(server.origin, name + ": weight " + std::to_string(server.weight) +
+                               " is not within 0 and " + std::to_string(kMaxWeight));
+    }
+    if (server.rise == 0) {
+      error(server.origin, name + ": 'rise' must be at least 1");
+    }
+    if (server.fall == 0) {
+      error(server.origin, name + ": 'fall' must be at least 1");
+    }
+    const std::pair<const char*, std::optional<Millis>> intervals[] = {
+        {"inter", server.inter}, {"fastinter", server.fastinter}, {"downinter", server.downinter}};
+    for (const auto& [key, value] : intervals) {
+      if (value && *value == 0) {
+        error(server.origin, name + ": '" + key + "' must be a positive delay");
+      }
+    }
+    if (server.check_port && *server.check_port == 0) {
+      error(server.origin, name + ": check 'port' must be between 1 and 65535");
+    }
+  }
+
+  // Two binds conflict on the same port and family when their addresses are equal or either
+  // is the wildcard, which stands for every VIP.
+  void check_bind_conflicts() {
+    struct Seen {
+      const Listener* listener;
+      const Bind* bind;
+    };
+    std::vector<Seen> seen;
+    for (const Listener& listener : config_.listeners) {
+      for (const Bind& bind : listener.binds) {
+        for (const Seen& other : seen) {
+          const Endpoint& a = bind.endpoint;
+          const Endpoint& b = other.bind->endpoint;
+          if (a.port != b.port || a.address.family != b.address.family) {
+            continue;
+          }
+          if (a.address == b.address || a.address.is_any() || b.address.is_any()) {
+            error(bind.origin, "listener " + q(listener.name) + " binds " + a.to_string() +
+                                   ", which conflicts with " + b.to_string() + " of listener " +
+                                   q(other.listener->name) + " at " + where(other.bind->origin));
+            break;
+          }
+        }
+        seen.push_back(Seen{&listener, &bind});
+      }
+    }
+  }
+
+  void check_dataplane(const Dataplane& dp) {
+    const Origin& at = dp.origin;
+    if (dp.workers < 1) {
+      error(at, "dataplane 'workers' must be at least 1");
+    }
+    if (dp.flows < kMinFlows || dp.flows > kMaxFlows) {
+      error(at, "dataplane 'flows' " + std::to_string(dp.flows) + " is not within " +
+                    std::to_string(kMinFlows) + " and " + std::to_string(kMaxFlows));
+    }
+    if (dp.interfaces.empty()) {
+      error(at, "dataplane has no interface");
+    }
+    std::map<std::string, const Interface*> names;
+    std::map<std::string, const Interface*> devices;
+    for (const Interface& interface : dp.interfaces) {
+      if (interface.name.empty()) {
+        error(interface.origin, "interface needs a name");
+      } else if (auto [it, inserted] = names.emplace(interface.name, &interface); !inserted) {
+        error(interface.origin, "interface name " + q(interface.name) + " is already used at " +
+                                    where(it->second->origin));
+      }
+      if (interface.device.empty()) {
+        error(interface.origin, "interface " + q(interface.name) + " needs a device");
+      } else if (auto [it, inserted] = devices.emplace(interface.device, &interface); !inserted) {
+        error(interface.origin, "device " + q(interface.device) + " is already used by interface " +
+                                    q(it->second->name) + " at " + where(it->second->origin));
+      }
+    }
+    for (const Route& route : dp.routes) {
+      const bool connected =
+          std::any_of(dp.interfaces.begin(), dp.interfaces.end(),
+                      [&](const Interface& i) { return i.address.contains(route.via); });
+      if (!connected) {
+        error(route.origin, "route to " + route.to.to_string() + ": gateway " +
+                                route.via.to_string() + " is on no interface's network");
+      }
+    }
+    if (dp.source_addresses.empty()) {
+      error(at, "dataplane has no 'source_addresses' to reach servers from");
+    }
+    check_listeners_against(dp);
+  }
+
+  void check_listeners_against(const Dataplane& dp) {
+    auto has_family = [](const std::vector<IpAddress>& list, Family family) {
+      return std::any_of(list.begin(), list.end(),
+                         [&](const IpAddress& a) { return a.family == family; });
+    };
+    for (const Listener& listener : config_.listeners) {
+      for (const Bind& bind : listener.binds) {
+        const IpAddress& address = bind.endpoint.address;
+        if (address.is_any()) {
+          if (!has_family(dp.vips, address.family)) {
+            error(bind.origin, "listener " + q(listener.name) + " binds " +
+                                   bind.endpoint.to_string() +
+                                   " (every VIP) but the dataplane has no " +
+                                   (address.family == Family::kIpv4 ? "IPv4" : "IPv6") + " vips");
+          }
+        } else if (std::find(dp.vips.begin(), dp.vips.end(), address) == dp.vips.end()) {
+          error(bind.origin, "listener " + q(listener.name) + " binds " + address.to_string() +
+                                 ", which is not one of the dataplane's vips");
+        }
+      }
+      for (const Server& server : listener.servers) {
+        if (!server.endpoint || dp.source_addresses.empty()) {
+          continue;
+        }
+        const Family family = server.endpoint->address.family;
+        if (!has_family(dp.source_addresses, family)) {
+          error(server.origin, "server " + q(server.name) + " is " +
+                                   (family == Family::kIpv4 ? "IPv4" : "IPv6") +
+                                   " but the dataplane has no such source address");
+        }
+      }
+    }
+  }
+
+  const Config& config_;
+  Diagnostics& diags_;
+};
+
+}  // namespace
+
+void validate(const Config& config, Diagnostics& diags) {
+  Checker(config, diags).run();
+}
+
+}  // namespace postern::config

@@ -1,0 +1,301 @@
+// Prints the merged, fully resolved model as YAML that parse_yaml reads back to an equal model:
+// what `postern -c --dump` shows. Keys come in one fixed order so the text is deterministic.
+#include <yaml-cpp/yaml.h>
+
+#include <algorithm>
+#include <cctype>
+
+#include "postern/config/load.hpp"
+#include "text.hpp"
+
+namespace postern::config {
+namespace {
+
+// Words other YAML readers would take for a boolean, a null or a number; quoted so a name such
+// as "yes" or an EAL argument such as "512" stays a string for every reader, not only ours.
+bool looks_like_other_type(const std::string& text) {
+  static constexpr std::string_view kWords[] = {
+      "y",  "Y",    "yes",  "Yes",  "YES",   "n",     "N",     "no", "No",
+      "NO", "true", "True", "TRUE", "false", "False", "FALSE", "on", "On",
+      "ON", "off",  "Off",  "OFF",  "null",  "Null",  "NULL",  "~"};
+  if (text.empty() || is_one_of(text, kWords)) {
+    return true;
+  }
+  const std::size_t start = text[0] == '-' || text[0] == '+' ? 1 : 0;
+  return start < text.size() &&
+         std::all_of(text.begin() + static_cast<std::ptrdiff_t>(start), text.end(), [](char c) {
+           return std::isdigit(static_cast<unsigned char>(c)) != 0 || c == '.' || c == '_';
+         });
+}
+
+// yaml-cpp picks single quotes or plain style for most strings, and in those styles a raw CR or
+// tab would be folded or lost on reading back; double quotes escape every control character.
+void emit_string(YAML::Emitter& out, const std::string& text) {
+  const bool needs_escapes = std::any_of(text.begin(), text.end(), [](char c) {
+    const auto byte = static_cast<unsigned char>(c);
+    return byte < 0x20 || byte == 0x7f;
+  });
+  if (needs_escapes || looks_like_other_type(text)) {
+    out << YAML::DoubleQuoted;
+  }
+  out << text;
+}
+
+void emit_key_string(YAML::Emitter& out, const char* key, const std::string& value) {
+  out << YAML::Key << key << YAML::Value;
+  emit_string(out, value);
+}
+
+template <typename T>
+void emit_key(YAML::Emitter& out, const char* key, const T& value) {
+  out << YAML::Key << key << YAML::Value << value;
+}
+
+void emit_duration(YAML::Emitter& out, const char* key, Millis value) {
+  out << YAML::Key << key << YAML::Value << format_duration(value);
+}
+
+void emit_log(YAML::Emitter& out, const std::vector<LogTarget>& targets) {
+  out << YAML::Key << "log" << YAML::Value << YAML::BeginSeq;
+  for (const LogTarget& target : targets) {
+    if (target.global) {
+      out << "global";
+      continue;
+    }
+    out << YAML::BeginMap;
+    emit_key_string(out, "address", target.address);
+    emit_key_string(out, "facility", target.facility);
+    if (!target.level.empty()) {
+      emit_key_string(out, "level", target.level);
+    }
+    if (!target.min_level.empty()) {
+      emit_key_string(out, "min_level", target.min_level);
+    }
+    out << YAML::EndMap;
+  }
+  out << YAML::EndSeq;
+}
+
+void emit_timeouts(YAML::Emitter& out, const Timeouts& timeouts) {
+  struct Timer {
+    const char* key;
+    std::optional<Millis> Timeouts::*field;
+  };
+  static constexpr Timer kTimers[] = {
+      {"connect", &Timeouts::connect},       {"client", &Timeouts::client},
+      {"server", &Timeouts::server},         {"check", &Timeouts::check},
+      {"queue", &Timeouts::queue},           {"client_fin", &Timeouts::client_fin},
+      {"server_fin", &Timeouts::server_fin}, {"tunnel", &Timeouts::tunnel},
+  };
+  bool any = false;
+  for (const Timer& timer : kTimers) {
+    any = any || (timeouts.*(timer.field)).has_value();
+  }
+  if (!any) {
+    return;
+  }
+  out << YAML::Key << "timeouts" << YAML::Value << YAML::BeginMap;
+  for (const Timer& timer : kTimers) {
+    if (const auto& value = timeouts.*(timer.field)) {
+      emit_duration(out, timer.key, *value);
+    }
+  }
+  out << YAML::EndMap;
+}
+
+void emit_rule(YAML::Emitter& out, const TcpCheckRule& rule) {
+  out << YAML::BeginMap;
+  switch (rule.kind) {
+    case TcpCheckRule::Kind::kConnect:
+      emit_key(out, "action", "connect");
+      if (rule.port) {
+        emit_key(out, "port", *rule.port);
+      }
+      emit_key(out, "send_proxy", rule.send_proxy);
+      break;
+    case TcpCheckRule::Kind::kSend:
+      emit_key(out, "action", "send");
+      emit_key_string(out, "data", rule.data);
+      break;
+    case TcpCheckRule::Kind::kSendBinary:
+      emit_key(out, "action", "send_binary");
+      emit_key_string(out, "data", rule.data);
+      break;
+    case TcpCheckRule::Kind::kExpect: {
+      emit_key(out, "action", "expect");
+      const char* match = rule.match == TcpCheckRule::Match::kString    ? "string"
+                          : rule.match == TcpCheckRule::Match::kRstring ? "rstring"
+                                                                        : "binary";
+      emit_key(out, "match", match);
+      emit_key_string(out, "pattern", rule.data);
+      emit_key(out, "negate", rule.negate);
+      break;
+    }
+  }
+  out << YAML::EndMap;
+}
+
+void emit_server(YAML::Emitter& out, const Server& server) {
+  out << YAML::BeginMap;
+  emit_key_string(out, "name", server.name);
+  if (server.endpoint) {
+    emit_key(out, "address", server.endpoint->to_string());
+  }
+  emit_key(out, "weight", server.weight);
+  emit_key(out, "check", server.check);
+  emit_duration(out, "inter", server.inter);
+  if (server.fastinter) {
+    emit_duration(out, "fastinter", *server.fastinter);
+  }
+  if (server.downinter) {
+    emit_duration(out, "downinter", *server.downinter);
+  }
+  emit_key(out, "rise", server.rise);
+  emit_key(out, "fall", server.fall);
+  emit_key(out, "send_proxy_v2", server.send_proxy_v2);
+  emit_key(out, "check_send_proxy", server.check_send_proxy);
+  emit_key(out, "backup", server.backup);
+  emit_key(out, "disabled", server.disabled);
+  if (server.maxconn) {
+    emit_key(out, "maxconn", *server.maxconn);
+  }
+  if (server.check_port) {
+    emit_key(out, "check_port", *server.check_port);
+  }
+  if (server.check_addr) {
+    emit_key(out, "check_addr", server.check_addr->to_string());
+  }
+  out << YAML::EndMap;
+}
+
+void emit_listener(YAML::Emitter& out, const Listener& listener) {
+  out << YAML::BeginMap;
+  emit_key_string(out, "name", listener.name);
+  out << YAML::Key << "binds" << YAML::Value << YAML::BeginSeq;
+  for (const Bind& bind : listener.binds) {
+    out << YAML::Flow << YAML::BeginMap;
+    emit_key(out, "address", bind.endpoint.to_string());
+    emit_key(out, "accept_proxy", bind.accept_proxy);
+    out << YAML::EndMap;
+  }
+  out << YAML::EndSeq;
+  emit_key(out, "balance", listener.balance == Balance::kRoundRobin ? "roundrobin" : "static-rr");
+  emit_timeouts(out, listener.timeouts);
+  if (listener.maxconn) {
+    emit_key(out, "maxconn", *listener.maxconn);
+  }
+  emit_key(out, "retries", listener.retries);
+  emit_key(out, "redispatch", listener.redispatch);
+  emit_key(out, "dontlognull", listener.dontlognull);
+  if (!listener.log.empty()) {
+    emit_log(out, listener.log);
+  }
+  out << YAML::Key << "tcp_check" << YAML::Value << YAML::BeginMap;
+  emit_key(out, "enabled", listener.tcp_check);
+  if (!listener.tcp_check_rules.empty()) {
+    out << YAML::Key << "rules" << YAML::Value << YAML::BeginSeq;
+    for (const TcpCheckRule& rule : listener.tcp_check_rules) {
+      emit_rule(out, rule);
+    }
+    out << YAML::EndSeq;
+  }
+  out << YAML::EndMap;
+  out << YAML::Key << "servers" << YAML::Value << YAML::BeginSeq;
+  for (const Server& server : listener.servers) {
+    emit_server(out, server);
+  }
+  out << YAML::EndSeq;
+  out << YAML::EndMap;
+}
+
+void emit_addresses(YAML::Emitter& out, const char* key, const std::vector<IpAddress>& list) {
+  out << YAML::Key << key << YAML::Value << YAML::Flow << YAML::BeginSeq;
+  for (const IpAddress& address : list) {
+    out << address.to_string();
+  }
+  out << YAML::EndSeq;
+}
+
+void emit_dataplane(YAML::Emitter& out, const Dataplane& dataplane) {
+  out << YAML::Key << "dataplane" << YAML::Value << YAML::BeginMap;
+  out << YAML::Key << "eal" << YAML::Value << YAML::Flow << YAML::BeginSeq;
+  for (const std::string& argument : dataplane.eal) {
+    emit_string(out, argument);
+  }
+  out << YAML::EndSeq;
+  emit_key(out, "workers", dataplane.workers);
+  emit_key(out, "flows", dataplane.flows);
+  out << YAML::Key << "interfaces" << YAML::Value << YAML::BeginSeq;
+  for (const Interface& interface : dataplane.interfaces) {
+    out << YAML::BeginMap;
+    emit_key_string(out, "name", interface.name);
+    emit_key_string(out, "device", interface.device);
+    emit_key(out, "address", interface.address.to_string());
+    out << YAML::EndMap;
+  }
+  out << YAML::EndSeq;
+  if (!dataplane.routes.empty()) {
+    out << YAML::Key << "routes" << YAML::Value << YAML::BeginSeq;
+    for (const Route& route : dataplane.routes) {
+      out << YAML::Flow << YAML::BeginMap;
+      emit_key(out, "to", route.to.to_string());
+      emit_key(out, "via", route.via.to_string());
+      out << YAML::EndMap;
+    }
+    out << YAML::EndSeq;
+  }
+  emit_addresses(out, "vips", dataplane.vips);
+  emit_addresses(out, "source_addresses", dataplane.source_addresses);
+  out << YAML::EndMap;
+}
+
+void emit_admin(YAML::Emitter& out, const Admin& admin) {
+  out << YAML::Key << "admin" << YAML::Value << YAML::BeginMap;
+  if (admin.http) {
+    emit_key(out, "http", admin.http->to_string());
+  }
+  if (!admin.socket.empty()) {
+    emit_key_string(out, "socket", admin.socket);
+  }
+  if (!admin.state_file.empty()) {
+    emit_key_string(out, "state_file", admin.state_file);
+  }
+  out << YAML::EndMap;
+}
+
+}  // namespace
+
+std::string to_yaml(const Config& config) {
+  YAML::Emitter out;
+  out.SetIndent(2);
+  out << YAML::BeginMap;
+
+  const Global& global = config.global;
+  if (global.maxconn || !global.log.empty()) {
+    out << YAML::Key << "global" << YAML::Value << YAML::BeginMap;
+    if (global.maxconn) {
+      emit_key(out, "maxconn", *global.maxconn);
+    }
+    if (!global.log.empty()) {
+      emit_log(out, global.log);
+    }
+    out << YAML::EndMap;
+  }
+
+  out << YAML::Key << "listeners" << YAML::Value << YAML::BeginSeq;
+  for (const Listener& listener : config.listeners) {
+    emit_listener(out, listener);
+  }
+  out << YAML::EndSeq;
+
+  if (config.dataplane) {
+    emit_dataplane(out, *config.dataplane);
+  }
+  if (config.admin) {
+    emit_admin(out, *config.admin);
+  }
+  out << YAML::EndMap;
+  return std::string(out.c_str()) + "\n";
+}
+
+}  // namespace postern::config

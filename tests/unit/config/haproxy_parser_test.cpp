@@ -1,0 +1,905 @@
+// The haproxy.cfg reader: keywords per section, defaults and default-server inheritance,
+// frontend/backend folding, and the FILE:LINE text of every error it reports.
+#include <gtest/gtest.h>
+
+#include "config_test_util.hpp"
+#include "haproxy_reader.hpp"
+
+namespace postern::config {
+namespace {
+
+using testing::clean;
+using testing::endpoint;
+using testing::haproxy;
+using testing::has_diagnostic;
+using testing::ip;
+using testing::lines;
+using testing::no_errors;
+
+// A listen section with one bind and one server, with `extra` lines after the bind (line 3 on).
+std::string listen_with(std::initializer_list<std::string_view> extra) {
+  std::string text = "listen imap\nbind :143\n";
+  for (std::string_view line : extra) {
+    text.append(line);
+    text.push_back('\n');
+  }
+  text += "server s1 10.0.0.1:143\n";
+  return text;
+}
+
+// --- balance, mode -----------------------------------------------------------------------------
+
+TEST(HaproxyBalance, AcceptsRoundrobinAndStaticRr) {
+  Diagnostics diags;
+  const Config c = haproxy(listen_with({"balance static-rr"}), diags);
+  EXPECT_TRUE(clean(diags));
+  ASSERT_EQ(c.listeners.size(), 1U);
+  EXPECT_EQ(c.listeners[0].balance, Balance::kStaticRoundRobin);
+
+  Diagnostics diags2;
+  EXPECT_EQ(haproxy(listen_with({"balance roundrobin"}), diags2).listeners[0].balance,
+            Balance::kRoundRobin);
+  EXPECT_TRUE(clean(diags2));
+}
+
+TEST(HaproxyBalance, SuggestsRoundrobinForATypo) {
+  Diagnostics diags;
+  haproxy(listen_with({"balance roundrobinx"}), diags);
+  EXPECT_TRUE(has_diagnostic(diags,
+                             "t.cfg:3: error: 'balance': unknown algorithm 'roundrobinx' (did "
+                             "you mean 'roundrobin'?)"));
+}
+
+TEST(HaproxyBalance, RejectsHaproxyAlgorithmsPosternLacks) {
+  for (const char* algorithm : {"leastconn", "source", "first", "uri", "hdr(host)", "random"}) {
+    Diagnostics diags;
+    haproxy(listen_with({std::string("balance ") + algorithm}), diags);
+    EXPECT_TRUE(has_diagnostic(diags, "t.cfg:3: error: 'balance ")) << algorithm;
+    EXPECT_TRUE(has_diagnostic(diags,
+                               "is not supported by Postern (use 'roundrobin' or "
+                               "'static-rr')"))
+        << algorithm;
+  }
+}
+
+TEST(HaproxyMode, AcceptsTcp) {
+  Diagnostics diags;
+  haproxy(listen_with({"mode tcp"}), diags);
+  EXPECT_TRUE(clean(diags));
+}
+
+TEST(HaproxyMode, RejectsHttpBecausePosternBalancesTcpOnly) {
+  Diagnostics diags;
+  haproxy(listen_with({"mode http"}), diags);
+  EXPECT_TRUE(has_diagnostic(
+      diags, "t.cfg:3: error: 'mode http' is not supported: Postern balances TCP only"));
+}
+
+TEST(HaproxyMode, SuggestsForAnUnknownMode) {
+  Diagnostics diags;
+  haproxy(listen_with({"mode tpc"}), diags);
+  EXPECT_TRUE(
+      has_diagnostic(diags, "t.cfg:3: error: unknown proxy mode 'tpc' (did you mean 'tcp'?)"));
+}
+
+// --- unknown keywords, arguments ---------------------------------------------------------------
+
+TEST(HaproxyKeywords, SuggestsTheClosestKeywordOfTheSection) {
+  Diagnostics diags;
+  haproxy(listen_with({"serer s2 10.0.0.2:143"}), diags);
+  EXPECT_TRUE(
+      has_diagnostic(diags,
+                     "t.cfg:3: error: unknown keyword 'serer' in 'listen' section (did you mean "
+                     "'server'?)"));
+}
+
+TEST(HaproxyKeywords, ReportsKeywordsOutOfSection) {
+  Diagnostics diags;
+  haproxy(lines({"# comment", "bind :143"}), diags);
+  EXPECT_TRUE(has_diagnostic(diags, "t.cfg:2: error: unknown keyword 'bind' out of section"));
+}
+
+TEST(HaproxyKeywords, SuggestsSectionNames) {
+  Diagnostics diags;
+  haproxy(lines({"listn imap"}), diags);
+  EXPECT_TRUE(has_diagnostic(diags,
+                             "t.cfg:1: error: unknown keyword 'listn' out of section "
+                             "(did you mean 'listen'?)"));
+}
+
+TEST(HaproxyKeywords, ReportsAMissingArgument) {
+  Diagnostics diags;
+  haproxy(listen_with({"maxconn"}), diags);
+  EXPECT_TRUE(has_diagnostic(diags, "t.cfg:3: error: 'maxconn' expects an integer argument"));
+}
+
+TEST(HaproxyKeywords, ReportsABadNumber) {
+  Diagnostics diags;
+  haproxy(listen_with({"retries three"}), diags);
+  EXPECT_TRUE(
+      has_diagnostic(diags, "t.cfg:3: error: 'retries': 'three' is not a non-negative integer"));
+}
+
+TEST(HaproxyKeywords, ReportsANumberOutOfRange) {
+  Diagnostics diags;
+  haproxy(listen_with({"maxconn 99999999999"}), diags);
+  EXPECT_TRUE(has_diagnostic(diags, "t.cfg:3: error: 'maxconn': 99999999999 is out of range"));
+}
+
+TEST(HaproxyKeywords, ReportsExtraArguments) {
+  Diagnostics diags;
+  haproxy(listen_with({"retries 3 4"}), diags);
+  EXPECT_TRUE(has_diagnostic(diags, "t.cfg:3: error: 'retries': unexpected extra argument '4'"));
+}
+
+TEST(HaproxyKeywords, ReportsTokenizerErrorsWithTheirLine) {
+  Diagnostics diags;
+  haproxy(listen_with({"tcp-check send \"abc"}), diags);
+  EXPECT_TRUE(has_diagnostic(diags, "t.cfg:3: error: unmatched double quote"));
+}
+
+TEST(HaproxyKeywords, ReportsRemovedTimeoutKeywordsAsHaproxy21Does) {
+  Diagnostics diags;
+  haproxy(listen_with({"clitimeout 10s"}), diags);
+  EXPECT_TRUE(has_diagnostic(diags,
+                             "t.cfg:3: error: the 'clitimeout' directive is not "
+                             "supported anymore since HAProxy 2.1 (use 'timeout "
+                             "client')"));
+}
+
+TEST(HaproxyKeywords, RejectsInvalidProxyNames) {
+  Diagnostics diags;
+  haproxy(lines({"listen im/ap", "bind :143"}), diags);
+  EXPECT_TRUE(has_diagnostic(
+      diags, "t.cfg:1: error: character '/' is not permitted in proxy name 'im/ap'"));
+}
+
+TEST(HaproxyKeywords, RequiresAProxyName) {
+  Diagnostics diags;
+  haproxy(lines({"listen", "bind :143"}), diags);
+  EXPECT_TRUE(has_diagnostic(diags, "t.cfg:1: error: 'listen' expects <name> as an argument"));
+}
+
+TEST(HaproxyKeywords, WarnsAboutIgnoredSections) {
+  Diagnostics diags;
+  const Config c = haproxy(lines({"userlist admins", "user bob password x", "listen imap",
+                                  "bind :143", "server s1 10.0.0.1:143"}),
+                           diags);
+  EXPECT_TRUE(has_diagnostic(diags, "t.cfg:1: warning: section 'userlist' is ignored by Postern"));
+  EXPECT_EQ(diags.items().size(), 1U);
+  EXPECT_EQ(c.listeners.size(), 1U);
+}
+
+// --- timeouts ----------------------------------------------------------------------------------
+
+TEST(HaproxyTimeouts, ReadsEveryTimerWithUnits) {
+  Diagnostics diags;
+  const Config c =
+      haproxy(listen_with({"timeout connect 5s", "timeout client 1m", "timeout server 2h",
+                           "timeout check 1500", "timeout queue 250ms", "timeout client-fin 1s",
+                           "timeout server-fin 2s", "timeout tunnel 1d"}),
+              diags);
+  EXPECT_TRUE(clean(diags));
+  const Timeouts& t = c.listeners.at(0).timeouts;
+  EXPECT_EQ(t.connect, 5000);
+  EXPECT_EQ(t.client, 60000);
+  EXPECT_EQ(t.server, 7200000);
+  EXPECT_EQ(t.check, 1500);
+  EXPECT_EQ(t.queue, 250);
+  EXPECT_EQ(t.client_fin, 1000);
+  EXPECT_EQ(t.server_fin, 2000);
+  EXPECT_EQ(t.tunnel, 86400000);
+}
+
+TEST(HaproxyTimeouts, RejectsABadUnit) {
+  Diagnostics diags;
+  haproxy(listen_with({"timeout connect 10x"}), diags);
+  EXPECT_TRUE(has_diagnostic(diags,
+                             "t.cfg:3: error: 'timeout connect': unknown time unit 'x' "
+                             "in '10x' (units: us, ms, s, m, h, d)"));
+}
+
+TEST(HaproxyTimeouts, RejectsAnOverflow) {
+  Diagnostics diags;
+  haproxy(listen_with({"timeout client 30d"}), diags);
+  EXPECT_TRUE(has_diagnostic(diags, "t.cfg:3: error: 'timeout client': timer overflow"));
+}
+
+TEST(HaproxyTimeouts, RejectsAMissingValue) {
+  Diagnostics diags;
+  haproxy(listen_with({"timeout server"}), diags);
+  EXPECT_TRUE(has_diagnostic(diags, "t.cfg:3: error: 'timeout server' expects a time argument"));
+}
+
+TEST(HaproxyTimeouts, SuggestsForAnUnknownTimer) {
+  Diagnostics diags;
+  haproxy(listen_with({"timeout conect 5s"}), diags);
+  EXPECT_TRUE(
+      has_diagnostic(diags, "t.cfg:3: error: unknown timeout 'conect' (did you mean 'connect'?)"));
+}
+
+TEST(HaproxyTimeouts, WarnsThatHttpTimersOnlyMatterInHttpMode) {
+  Diagnostics diags;
+  const Config c =
+      haproxy(listen_with({"timeout http-request 10s", "timeout http-keep-alive 5s"}), diags);
+  EXPECT_FALSE(diags.has_errors());
+  EXPECT_TRUE(has_diagnostic(diags,
+                             "t.cfg:3: warning: 'timeout http-request' only matters in "
+                             "HTTP mode"));
+  EXPECT_TRUE(has_diagnostic(diags,
+                             "t.cfg:4: warning: 'timeout http-keep-alive' only matters "
+                             "in HTTP mode"));
+  EXPECT_EQ(c.listeners.at(0).timeouts, Timeouts{});
+}
+
+TEST(HaproxyTimeouts, IgnoresABackendTimerInAFrontendWithHaproxysWarning) {
+  Diagnostics diags;
+  haproxy(lines({"frontend fe", "bind :143", "timeout server 1m", "default_backend be",
+                 "backend be", "server s1 10.0.0.1:143"}),
+          diags);
+  EXPECT_TRUE(has_diagnostic(diags,
+                             "t.cfg:3: warning: 'timeout server' ignored because "
+                             "frontend 'fe' has no backend capability"));
+}
+
+// --- bind ----------------------------------------------------------------------------------------
+
+TEST(HaproxyBind, ReadsAddressesAndAcceptProxy) {
+  Diagnostics diags;
+  const Config c = haproxy(lines({"listen sub", "bind 198.18.0.100:587 accept-proxy",
+                                  "bind [2001:db8::100]:587,:::465", "server s 10.0.0.1:587"}),
+                           diags);
+  EXPECT_TRUE(clean(diags));
+  const auto& binds = c.listeners.at(0).binds;
+  ASSERT_EQ(binds.size(), 3U);
+  EXPECT_EQ(binds[0].endpoint, endpoint("198.18.0.100:587"));
+  EXPECT_TRUE(binds[0].accept_proxy);
+  EXPECT_EQ(binds[0].origin.line, 2);
+  EXPECT_EQ(binds[1].endpoint, endpoint("[2001:db8::100]:587"));
+  EXPECT_FALSE(binds[1].accept_proxy);
+  EXPECT_EQ(binds[2].endpoint, endpoint("[::]:465"));
+}
+
+TEST(HaproxyBind, RejectsPortRanges) {
+  Diagnostics diags;
+  haproxy(lines({"listen smtp", "bind :25-30", "server s 10.0.0.1:25"}), diags);
+  EXPECT_TRUE(
+      has_diagnostic(diags, "t.cfg:2: error: 'bind': port ranges are not supported (':25-30')"));
+}
+
+TEST(HaproxyBind, RequiresAPort) {
+  Diagnostics diags;
+  haproxy(lines({"listen smtp", "bind 10.0.0.1", "server s 10.0.0.1:25"}), diags);
+  EXPECT_TRUE(has_diagnostic(diags, "t.cfg:2: error: 'bind': missing port in address"));
+}
+
+TEST(HaproxyBind, RejectsTlsOptions) {
+  Diagnostics diags;
+  haproxy(lines({"listen imaps", "bind :993 ssl crt /etc/x.pem", "server s 10.0.0.1:993"}), diags);
+  EXPECT_TRUE(has_diagnostic(diags,
+                             "t.cfg:2: error: 'bind' option 'ssl' is not supported: "
+                             "Postern forwards TCP and terminates no TLS"));
+  EXPECT_TRUE(has_diagnostic(diags, "t.cfg:2: error: 'bind' option 'crt' is not supported"));
+}
+
+TEST(HaproxyBind, WarnsAboutSocketOptionsItIgnores) {
+  Diagnostics diags;
+  const Config c = haproxy(
+      lines({"listen imap", "bind :143 name imap-in transparent", "server s 10.0.0.1:143"}), diags);
+  EXPECT_FALSE(diags.has_errors());
+  EXPECT_TRUE(has_diagnostic(diags, "t.cfg:2: warning: 'bind' option 'name' is ignored"));
+  EXPECT_TRUE(has_diagnostic(diags, "t.cfg:2: warning: 'bind' option 'transparent' is ignored"));
+  EXPECT_EQ(c.listeners.at(0).binds.size(), 1U);
+}
+
+TEST(HaproxyBind, SuggestsForAnUnknownOption) {
+  Diagnostics diags;
+  haproxy(lines({"listen imap", "bind :143 accept-proxi", "server s 10.0.0.1:143"}), diags);
+  EXPECT_TRUE(has_diagnostic(diags,
+                             "t.cfg:2: error: unknown 'bind' option 'accept-proxi' (did "
+                             "you mean 'accept-proxy'?)"));
+}
+
+TEST(HaproxyBind, IsNotAllowedInDefaults) {
+  Diagnostics diags;
+  haproxy(lines({"defaults", "bind :143"}), diags);
+  EXPECT_TRUE(has_diagnostic(diags, "t.cfg:2: error: 'bind' not allowed in 'defaults' section"));
+}
+
+// --- server --------------------------------------------------------------------------------------
+
+TEST(HaproxyServer, ReadsEveryOption) {
+  Diagnostics diags;
+  const Config c = haproxy(
+      lines({"listen imap", "bind :143",
+             "server s1 10.0.0.1:143 weight 20 check inter 3s fastinter 1s downinter 10s rise 4 "
+             "fall 5 send-proxy-v2 check-send-proxy backup disabled maxconn 500 port 1143 addr "
+             "10.0.1.1",
+             "server s2 [2001:db8::2]:143 no-check enabled maxconn 0"}),
+      diags);
+  EXPECT_TRUE(clean(diags));
+  const auto& servers = c.listeners.at(0).servers;
+  ASSERT_EQ(servers.size(), 2U);
+  const Server& s1 = servers[0];
+  EXPECT_EQ(s1.name, "s1");
+  EXPECT_EQ(s1.endpoint, endpoint("10.0.0.1:143"));
+  EXPECT_EQ(s1.weight, 20U);
+  EXPECT_TRUE(s1.check);
+  EXPECT_EQ(s1.inter, 3000);
+  EXPECT_EQ(s1.fastinter, 1000);
+  EXPECT_EQ(s1.downinter, 10000);
+  EXPECT_EQ(s1.rise, 4U);
+  EXPECT_EQ(s1.fall, 5U);
+  EXPECT_TRUE(s1.send_proxy_v2);
+  EXPECT_TRUE(s1.check_send_proxy);
+  EXPECT_TRUE(s1.backup);
+  EXPECT_TRUE(s1.disabled);
+  EXPECT_EQ(s1.maxconn, 500U);
+  EXPECT_EQ(s1.check_port, 1143);
+  EXPECT_EQ(s1.check_addr, ip("10.0.1.1"));
+  EXPECT_EQ(s1.origin.line, 3);
+  const Server& s2 = servers[1];
+  EXPECT_EQ(s2.endpoint, endpoint("[2001:db8::2]:143"));
+  EXPECT_FALSE(s2.check);
+  EXPECT_FALSE(s2.disabled);
+  EXPECT_FALSE(s2.maxconn);  // HAProxy: maxconn 0 means no limit
+  EXPECT_EQ(s2.weight, 1U);
+  EXPECT_EQ(s2.inter, 2000);
+}
+
+TEST(HaproxyServer, SuggestsForAnUnknownOption) {
+  Diagnostics diags;
+  haproxy(lines({"listen imap", "bind :143", "server s1 10.0.0.1:143 chek"}), diags);
+  EXPECT_TRUE(has_diagnostic(
+      diags, "t.cfg:3: error: unknown 'server' option 'chek' (did you mean 'check'?)"));
+}
+
+TEST(HaproxyServer, RejectsProxyV1) {
+  Diagnostics diags;
+  haproxy(lines({"listen imap", "bind :143", "server s1 10.0.0.1:143 send-proxy"}), diags);
+  EXPECT_TRUE(has_diagnostic(diags,
+                             "t.cfg:3: error: 'server' option 'send-proxy': Postern sends "
+                             "PROXY v2 only; use send-proxy-v2"));
+}
+
+TEST(HaproxyServer, RejectsAnOptionWithoutItsArgument) {
+  Diagnostics diags;
+  haproxy(lines({"listen imap", "bind :143", "server s1 10.0.0.1:143 check inter"}), diags);
+  EXPECT_TRUE(has_diagnostic(diags, "t.cfg:3: error: 'server' option 'inter' expects an argument"));
+}
+
+TEST(HaproxyServer, RejectsABadTime) {
+  Diagnostics diags;
+  haproxy(lines({"listen imap", "bind :143", "server s1 10.0.0.1:143 inter 2x"}), diags);
+  EXPECT_TRUE(has_diagnostic(diags, "t.cfg:3: error: 'inter': unknown time unit 'x'"));
+}
+
+TEST(HaproxyServer, RejectsHostNames) {
+  Diagnostics diags;
+  haproxy(lines({"listen imap", "bind :143", "server s1 imap1.example.org:143"}), diags);
+  EXPECT_TRUE(has_diagnostic(diags,
+                             "t.cfg:3: error: server 's1': host name "
+                             "'imap1.example.org' is not supported (use an IP address)"));
+}
+
+TEST(HaproxyServer, RequiresNameAndAddress) {
+  Diagnostics diags;
+  haproxy(lines({"listen imap", "bind :143", "server s1"}), diags);
+  EXPECT_TRUE(has_diagnostic(
+      diags, "t.cfg:3: error: 'server' expects <name> and <address>[:<port>] as arguments"));
+}
+
+TEST(HaproxyServer, TakesTheBindPortWhenWrittenWithoutOne) {
+  Diagnostics diags;
+  const Config c = haproxy(
+      lines({"listen imap", "server s1 10.0.0.1", "bind :143", "bind 198.18.0.100:143"}), diags);
+  EXPECT_TRUE(clean(diags));
+  EXPECT_EQ(c.listeners.at(0).servers.at(0).endpoint, endpoint("10.0.0.1:143"));
+}
+
+TEST(HaproxyServer, RejectsAPortlessServerWhenBindsHaveSeveralPorts) {
+  Diagnostics diags;
+  haproxy(lines({"listen mail", "bind :25", "bind :587", "server s1 10.0.0.1"}), diags);
+  EXPECT_TRUE(has_diagnostic(diags,
+                             "t.cfg:4: error: server 's1' has no port and listener "
+                             "'mail' binds several ports (25, 587) (give the server a "
+                             "port)"));
+}
+
+TEST(HaproxyServer, IsNotAllowedInAFrontend) {
+  Diagnostics diags;
+  haproxy(lines({"frontend fe", "bind :143", "server s1 10.0.0.1:143", "default_backend be",
+                 "backend be", "server s1 10.0.0.1:143"}),
+          diags);
+  EXPECT_TRUE(has_diagnostic(diags,
+                             "t.cfg:3: error: 'server' not allowed because frontend 'fe' "
+                             "has no backend capability"));
+}
+
+// --- defaults ------------------------------------------------------------------------------------
+
+TEST(HaproxyDefaults, ApplyToTheProxiesAfterThem) {
+  Diagnostics diags;
+  const Config c =
+      haproxy(lines({"listen before", "bind :24", "server s 10.0.0.1:24", "defaults",
+                     "timeout client 1m", "maxconn 5000", "retries 5", "option redispatch",
+                     "log global", "listen after", "bind :143", "server s 10.0.0.1:143"}),
+              diags);
+  EXPECT_TRUE(clean(diags));
+  ASSERT_EQ(c.listeners.size(), 2U);
+  const Listener& before = c.listeners[0];
+  EXPECT_FALSE(before.timeouts.client);
+  EXPECT_FALSE(before.maxconn);
+  EXPECT_EQ(before.retries, 3U);
+  const Listener& after = c.listeners[1];
+  EXPECT_EQ(after.timeouts.client, 60000);
+  EXPECT_EQ(after.maxconn, 5000U);
+  EXPECT_EQ(after.retries, 5U);
+  EXPECT_TRUE(after.redispatch);
+  ASSERT_EQ(after.log.size(), 1U);
+  EXPECT_TRUE(after.log[0].global);
+}
+
+TEST(HaproxyDefaults, ANewDefaultsSectionResetsToBuiltInValues) {
+  Diagnostics diags;
+  const Config c =
+      haproxy(lines({"defaults", "timeout client 1m", "retries 5", "option dontlognull",
+                     "listen one", "bind :24", "server s 10.0.0.1:24", "defaults",
+                     "timeout connect 5s", "listen two", "bind :25", "server s 10.0.0.1:25"}),
+              diags);
+  EXPECT_TRUE(clean(diags));
+  ASSERT_EQ(c.listeners.size(), 2U);
+  EXPECT_EQ(c.listeners[0].timeouts.client, 60000);
+  EXPECT_EQ(c.listeners[0].retries, 5U);
+  EXPECT_TRUE(c.listeners[0].dontlognull);
+  const Listener& two = c.listeners[1];
+  EXPECT_FALSE(two.timeouts.client);
+  EXPECT_EQ(two.timeouts.connect, 5000);
+  EXPECT_EQ(two.retries, 3U);
+  EXPECT_FALSE(two.dontlognull);
+}
+
+TEST(HaproxyDefaults, AProxyOverridesWhatItInherits) {
+  Diagnostics diags;
+  const Config c = haproxy(
+      lines({"defaults", "option redispatch", "balance static-rr", "listen imap",
+             "no option redispatch", "balance roundrobin", "bind :143", "server s 10.0.0.1:143"}),
+      diags);
+  EXPECT_TRUE(clean(diags));
+  EXPECT_FALSE(c.listeners.at(0).redispatch);
+  EXPECT_EQ(c.listeners.at(0).balance, Balance::kRoundRobin);
+}
+
+TEST(HaproxyDefaults, NamedDefaultsAreChosenWithFrom) {
+  Diagnostics diags;
+  const Config c =
+      haproxy(lines({"defaults slow", "timeout client 1h", "defaults fast", "timeout client 5s",
+                     "listen a from slow", "bind :24", "server s 10.0.0.1:24", "listen b",
+                     "bind :25", "server s 10.0.0.1:25"}),
+              diags);
+  EXPECT_TRUE(clean(diags));
+  EXPECT_EQ(c.listeners.at(0).timeouts.client, 3600000);
+  EXPECT_EQ(c.listeners.at(1).timeouts.client, 5000);
+}
+
+TEST(HaproxyDefaults, ReportsAnUnknownFrom) {
+  Diagnostics diags;
+  haproxy(lines({"listen a from nowhere", "bind :24"}), diags);
+  EXPECT_TRUE(
+      has_diagnostic(diags, "t.cfg:1: error: listen 'a': no defaults section named 'nowhere'"));
+}
+
+TEST(HaproxyDefaults, LogCanBeDroppedWithNoLog) {
+  Diagnostics diags;
+  const Config c =
+      haproxy(lines({"defaults", "log global", "listen a", "no log", "log 10.0.0.9:514 local0 info",
+                     "bind :24", "server s 10.0.0.1:24"}),
+              diags);
+  EXPECT_TRUE(clean(diags));
+  ASSERT_EQ(c.listeners.at(0).log.size(), 1U);
+  EXPECT_EQ(c.listeners.at(0).log[0].address, "10.0.0.9:514");
+}
+
+// --- default-server --------------------------------------------------------------------------
+
+TEST(HaproxyDefaultServer, AppliesToTheServerLinesAfterIt) {
+  Diagnostics diags;
+  const Config c =
+      haproxy(lines({"listen imap", "bind :143", "server a 10.0.0.1:143",
+                     "default-server inter 5s fall 5 check send-proxy-v2", "server b 10.0.0.2:143",
+                     "default-server rise 4", "server c 10.0.0.3:143 no-check"}),
+              diags);
+  EXPECT_TRUE(clean(diags));
+  const auto& s = c.listeners.at(0).servers;
+  ASSERT_EQ(s.size(), 3U);
+  EXPECT_EQ(s[0].inter, 2000);
+  EXPECT_FALSE(s[0].check);
+  EXPECT_EQ(s[1].inter, 5000);
+  EXPECT_EQ(s[1].fall, 5U);
+  EXPECT_EQ(s[1].rise, 2U);
+  EXPECT_TRUE(s[1].check);
+  EXPECT_TRUE(s[1].send_proxy_v2);
+  EXPECT_EQ(s[2].rise, 4U);
+  EXPECT_EQ(s[2].inter, 5000);
+  EXPECT_FALSE(s[2].check);
+}
+
+TEST(HaproxyDefaultServer, InDefaultsAppliesToEveryLaterProxy) {
+  Diagnostics diags;
+  const Config c = haproxy(
+      lines({"defaults", "default-server check weight 10", "listen a", "bind :24",
+             "server s 10.0.0.1:24", "listen b", "bind :25", "server s 10.0.0.1:25 weight 3"}),
+      diags);
+  EXPECT_TRUE(clean(diags));
+  EXPECT_TRUE(c.listeners.at(0).servers.at(0).check);
+  EXPECT_EQ(c.listeners.at(0).servers.at(0).weight, 10U);
+  EXPECT_TRUE(c.listeners.at(1).servers.at(0).check);
+  EXPECT_EQ(c.listeners.at(1).servers.at(0).weight, 3U);
+}
+
+TEST(HaproxyDefaultServer, SuggestsForAnUnknownOption) {
+  Diagnostics diags;
+  haproxy(lines({"defaults", "default-server rize 3"}), diags);
+  EXPECT_TRUE(has_diagnostic(
+      diags, "t.cfg:2: error: unknown 'default-server' option 'rize' (did you mean 'rise'?)"));
+}
+
+// --- frontend / backend --------------------------------------------------------------------
+
+TEST(HaproxyFolding, JoinsAFrontendWithItsDefaultBackend) {
+  Diagnostics diags;
+  const Config c =
+      haproxy(lines({"defaults", "timeout connect 3s", "frontend imap-in", "bind :143 accept-proxy",
+                     "timeout client 30m", "maxconn 1000", "option dontlognull", "log global",
+                     "default_backend imap-servers", "backend imap-servers", "balance static-rr",
+                     "timeout server 30m", "timeout check 2s", "retries 2", "option redispatch",
+                     "option tcp-check", "tcp-check connect", "server s1 10.0.0.1:143 check",
+                     "server s2 10.0.0.2 check"}),
+              diags);
+  EXPECT_TRUE(clean(diags));
+  ASSERT_EQ(c.listeners.size(), 1U);
+  const Listener& l = c.listeners[0];
+  EXPECT_EQ(l.name, "imap-in");
+  EXPECT_EQ(l.origin.line, 3);
+  ASSERT_EQ(l.binds.size(), 1U);
+  EXPECT_TRUE(l.binds[0].accept_proxy);
+  EXPECT_EQ(l.timeouts.client, 1800000);
+  EXPECT_EQ(l.timeouts.connect, 3000);
+  EXPECT_EQ(l.timeouts.server, 1800000);
+  EXPECT_EQ(l.timeouts.check, 2000);
+  EXPECT_EQ(l.maxconn, 1000U);
+  EXPECT_TRUE(l.dontlognull);
+  EXPECT_EQ(l.log.size(), 1U);
+  EXPECT_EQ(l.balance, Balance::kStaticRoundRobin);
+  EXPECT_EQ(l.retries, 2U);
+  EXPECT_TRUE(l.redispatch);
+  EXPECT_TRUE(l.tcp_check);
+  EXPECT_EQ(l.tcp_check_rules.size(), 1U);
+  ASSERT_EQ(l.servers.size(), 2U);
+  EXPECT_EQ(l.servers[1].endpoint, endpoint("10.0.0.2:143"));  // port from the frontend's bind
+}
+
+TEST(HaproxyFolding, AcceptsTheBackendBeforeTheFrontend) {
+  Diagnostics diags;
+  const Config c = haproxy(lines({"backend be", "server s1 10.0.0.1:143", "frontend fe",
+                                  "bind :143", "default_backend be"}),
+                           diags);
+  EXPECT_TRUE(clean(diags));
+  ASSERT_EQ(c.listeners.size(), 1U);
+  EXPECT_EQ(c.listeners[0].servers.size(), 1U);
+}
+
+TEST(HaproxyFolding, KeepsListenersInDeclarationOrder) {
+  Diagnostics diags;
+  const Config c =
+      haproxy(lines({"frontend a", "bind :24", "default_backend be", "listen b", "bind :25",
+                     "server s 10.0.0.1:25", "backend be", "server s 10.0.0.1:24"}),
+              diags);
+  EXPECT_TRUE(clean(diags));
+  ASSERT_EQ(c.listeners.size(), 2U);
+  EXPECT_EQ(c.listeners[0].name, "a");
+  EXPECT_EQ(c.listeners[1].name, "b");
+}
+
+TEST(HaproxyFolding, RejectsAFrontendWithoutDefaultBackend) {
+  Diagnostics diags;
+  const Config c = haproxy(lines({"frontend fe", "bind :143"}), diags);
+  EXPECT_TRUE(has_diagnostic(diags, "t.cfg:1: error: frontend 'fe' has no default_backend"));
+  EXPECT_TRUE(c.listeners.empty());
+}
+
+TEST(HaproxyFolding, RejectsAnUnknownBackendWithASuggestion) {
+  Diagnostics diags;
+  const Config c = haproxy(lines({"frontend fe", "bind :143", "default_backend imap_servers",
+                                  "backend imap-servers", "server s 10.0.0.1:143"}),
+                           diags);
+  EXPECT_TRUE(has_diagnostic(diags,
+                             "t.cfg:3: error: frontend 'fe': no backend named "
+                             "'imap_servers' (did you mean 'imap-servers'?)"));
+  EXPECT_TRUE(c.listeners.empty());
+}
+
+TEST(HaproxyFolding, WarnsAboutABackendNoFrontendUses) {
+  Diagnostics diags;
+  haproxy(lines({"backend spare", "server s 10.0.0.1:143"}), diags);
+  EXPECT_TRUE(has_diagnostic(
+      diags, "t.cfg:1: warning: backend 'spare' is not used by any frontend; Postern ignores it"));
+  EXPECT_FALSE(diags.has_errors());
+}
+
+TEST(HaproxyFolding, RejectsUseBackend) {
+  Diagnostics diags;
+  haproxy(lines({"frontend fe", "bind :143", "use_backend be if TRUE", "default_backend be",
+                 "backend be", "server s 10.0.0.1:143"}),
+          diags);
+  EXPECT_TRUE(has_diagnostic(diags, "t.cfg:3: error: 'use_backend' is not supported"));
+}
+
+TEST(HaproxyFolding, WarnsAboutABackendKeywordInAFrontend) {
+  Diagnostics diags;
+  haproxy(lines({"frontend fe", "bind :143", "balance roundrobin", "default_backend be",
+                 "backend be", "server s 10.0.0.1:143"}),
+          diags);
+  EXPECT_TRUE(has_diagnostic(diags,
+                             "t.cfg:3: warning: 'balance' ignored because frontend 'fe' "
+                             "has no backend capability"));
+  EXPECT_FALSE(diags.has_errors());
+}
+
+TEST(HaproxyFolding, RejectsAFrontendNamedLikeAListen) {
+  Diagnostics diags;
+  haproxy(lines({"listen imap", "bind :143", "server s 10.0.0.1:143", "frontend imap", "bind :993",
+                 "default_backend be", "backend be", "server s 10.0.0.1:993"}),
+          diags);
+  EXPECT_TRUE(has_diagnostic(diags,
+                             "t.cfg:4: error: frontend 'imap' has the same name as "
+                             "listen 'imap' declared at t.cfg:1"));
+}
+
+TEST(HaproxyFolding, LetsAFrontendAndABackendShareAName) {
+  Diagnostics diags;
+  const Config c = haproxy(lines({"frontend imap", "bind :143", "default_backend imap",
+                                  "backend imap", "server s 10.0.0.1:143"}),
+                           diags);
+  EXPECT_TRUE(clean(diags));
+  EXPECT_EQ(c.listeners.size(), 1U);
+}
+
+TEST(HaproxyFolding, RejectsTwoBackendsOfOneName) {
+  Diagnostics diags;
+  haproxy(lines({"backend be", "server s 10.0.0.1:143", "backend be", "server s 10.0.0.2:143"}),
+          diags);
+  EXPECT_TRUE(has_diagnostic(diags,
+                             "t.cfg:3: error: backend 'be' has the same name as backend "
+                             "'be' declared at t.cfg:1"));
+}
+
+// --- options -------------------------------------------------------------------------------
+
+TEST(HaproxyOptions, SetsAndClearsFlags) {
+  Diagnostics diags;
+  const Config c =
+      haproxy(listen_with({"option redispatch", "option dontlognull", "option tcp-check",
+                           "option tcplog", "no option dontlognull"}),
+              diags);
+  EXPECT_TRUE(clean(diags));
+  const Listener& l = c.listeners.at(0);
+  EXPECT_TRUE(l.redispatch);
+  EXPECT_FALSE(l.dontlognull);
+  EXPECT_TRUE(l.tcp_check);
+}
+
+TEST(HaproxyOptions, FallsBackFromHttplogWithAWarning) {
+  Diagnostics diags;
+  haproxy(listen_with({"option httplog"}), diags);
+  EXPECT_FALSE(diags.has_errors());
+  EXPECT_TRUE(has_diagnostic(diags,
+                             "t.cfg:3: warning: 'option httplog' not usable with listen "
+                             "'imap' (needs 'mode http'); falling back to 'option "
+                             "tcplog'"));
+}
+
+TEST(HaproxyOptions, RejectsProtocolChecksWithAHint) {
+  Diagnostics diags;
+  haproxy(listen_with({"option smtpchk HELO postern"}), diags);
+  EXPECT_TRUE(has_diagnostic(diags,
+                             "t.cfg:3: error: 'option smtpchk' is not supported by "
+                             "Postern (use 'option tcp-check' with 'tcp-check' rules)"));
+}
+
+TEST(HaproxyOptions, SuggestsForAnUnknownOption) {
+  Diagnostics diags;
+  haproxy(listen_with({"option redispach"}), diags);
+  EXPECT_TRUE(has_diagnostic(
+      diags, "t.cfg:3: error: unknown option 'redispach' (did you mean 'redispatch'?)"));
+}
+
+// --- tcp-check ---------------------------------------------------------------------------
+
+TEST(HaproxyTcpCheck, ReadsAnImapCheck) {
+  Diagnostics diags;
+  const Config c =
+      haproxy(listen_with({"option tcp-check", "tcp-check connect port 143 send-proxy",
+                           "tcp-check expect string \"* OK\"",
+                           "tcp-check send \"a001 LOGOUT\\r\\n\"", "tcp-check expect ! string BYE",
+                           "tcp-check expect !rstring ^-ERR", "tcp-check send-binary 0D0A",
+                           "tcp-check expect binary 2B4f4b", "tcp-check comment \"just a note\""}),
+              diags);
+  EXPECT_TRUE(clean(diags));
+  const auto& r = c.listeners.at(0).tcp_check_rules;
+  ASSERT_EQ(r.size(), 7U);
+  EXPECT_EQ(r[0].kind, TcpCheckRule::Kind::kConnect);
+  EXPECT_EQ(r[0].port, 143);
+  EXPECT_TRUE(r[0].send_proxy);
+  EXPECT_EQ(r[0].origin.line, 4);
+  EXPECT_EQ(r[1].kind, TcpCheckRule::Kind::kExpect);
+  EXPECT_EQ(r[1].match, TcpCheckRule::Match::kString);
+  EXPECT_EQ(r[1].data, "* OK");
+  EXPECT_FALSE(r[1].negate);
+  EXPECT_EQ(r[2].kind, TcpCheckRule::Kind::kSend);
+  EXPECT_EQ(r[2].data, "a001 LOGOUT\r\n");
+  EXPECT_TRUE(r[3].negate);
+  EXPECT_EQ(r[3].data, "BYE");
+  EXPECT_TRUE(r[4].negate);
+  EXPECT_EQ(r[4].match, TcpCheckRule::Match::kRstring);
+  EXPECT_EQ(r[4].data, "^-ERR");
+  EXPECT_EQ(r[5].kind, TcpCheckRule::Kind::kSendBinary);
+  EXPECT_EQ(r[5].data, "0d0a");
+  EXPECT_EQ(r[6].match, TcpCheckRule::Match::kBinary);
+  EXPECT_EQ(r[6].data, "2b4f4b");
+}
+
+TEST(HaproxyTcpCheck, OwnRulesReplaceTheDefaultsRules) {
+  Diagnostics diags;
+  const Config c = haproxy(
+      lines({"defaults", "option tcp-check", "tcp-check connect", "tcp-check expect string OK",
+             "listen a", "bind :24", "server s 10.0.0.1:24", "listen b", "bind :25",
+             "tcp-check connect port 2525", "server s 10.0.0.1:25"}),
+      diags);
+  EXPECT_TRUE(clean(diags));
+  EXPECT_EQ(c.listeners.at(0).tcp_check_rules.size(), 2U);
+  ASSERT_EQ(c.listeners.at(1).tcp_check_rules.size(), 1U);
+  EXPECT_EQ(c.listeners.at(1).tcp_check_rules[0].port, 2525);
+  EXPECT_TRUE(c.listeners.at(1).tcp_check);
+}
+
+TEST(HaproxyTcpCheck, RejectsUnsupportedMatches) {
+  Diagnostics diags;
+  haproxy(listen_with({"tcp-check expect rbinary ^2b"}), diags);
+  EXPECT_TRUE(has_diagnostic(diags,
+                             "t.cfg:3: error: 'tcp-check expect rbinary' is not "
+                             "supported by Postern"));
+}
+
+TEST(HaproxyTcpCheck, RejectsAnInvalidRegex) {
+  Diagnostics diags;
+  haproxy(listen_with({"tcp-check expect rstring (unclosed"}), diags);
+  EXPECT_TRUE(has_diagnostic(diags,
+                             "t.cfg:3: error: 'tcp-check expect rstring': invalid "
+                             "regular expression '(unclosed'"));
+}
+
+TEST(HaproxyTcpCheck, RejectsOddHex) {
+  Diagnostics diags;
+  haproxy(listen_with({"tcp-check send-binary 0D0"}), diags);
+  EXPECT_TRUE(has_diagnostic(diags,
+                             "t.cfg:3: error: 'tcp-check send-binary': '0D0' is not an "
+                             "even number of hex digits"));
+}
+
+TEST(HaproxyTcpCheck, RequiresAPattern) {
+  Diagnostics diags;
+  haproxy(listen_with({"tcp-check expect string"}), diags);
+  EXPECT_TRUE(has_diagnostic(diags, "t.cfg:3: error: 'tcp-check expect string' expects a pattern"));
+}
+
+TEST(HaproxyTcpCheck, SuggestsForAnUnknownAction) {
+  Diagnostics diags;
+  haproxy(listen_with({"tcp-check conect"}), diags);
+  EXPECT_TRUE(has_diagnostic(
+      diags, "t.cfg:3: error: unknown 'tcp-check' action 'conect' (did you mean 'connect'?)"));
+}
+
+TEST(HaproxyTcpCheck, RejectsTlsOnConnect) {
+  Diagnostics diags;
+  haproxy(listen_with({"tcp-check connect port 993 ssl"}), diags);
+  EXPECT_TRUE(has_diagnostic(diags, "t.cfg:3: error: 'tcp-check' option 'ssl' is not supported"));
+}
+
+// --- log and global ------------------------------------------------------------------------
+
+TEST(HaproxyLog, ReadsTargetsWithLevels) {
+  Diagnostics diags;
+  const Config c = haproxy(lines({"global", "log 127.0.0.1:514 local0 info notice",
+                                  "log /dev/log daemon", "maxconn 20000"}),
+                           diags);
+  EXPECT_TRUE(clean(diags));
+  ASSERT_EQ(c.global.log.size(), 2U);
+  EXPECT_EQ(c.global.log[0].address, "127.0.0.1:514");
+  EXPECT_EQ(c.global.log[0].facility, "local0");
+  EXPECT_EQ(c.global.log[0].level, "info");
+  EXPECT_EQ(c.global.log[0].min_level, "notice");
+  EXPECT_EQ(c.global.log[1].facility, "daemon");
+  EXPECT_EQ(c.global.log[1].level, "");
+  EXPECT_EQ(c.global.maxconn, 20000U);
+  EXPECT_EQ(c.global.origin.line, 1);
+}
+
+TEST(HaproxyLog, SuggestsForAnUnknownFacility) {
+  Diagnostics diags;
+  haproxy(lines({"global", "log 127.0.0.1 locl0"}), diags);
+  EXPECT_TRUE(has_diagnostic(
+      diags, "t.cfg:2: error: 'log': unknown facility 'locl0' (did you mean 'local0'?)"));
+}
+
+TEST(HaproxyLog, RejectsLogGlobalInGlobal) {
+  Diagnostics diags;
+  haproxy(lines({"global", "log global"}), diags);
+  EXPECT_TRUE(has_diagnostic(diags, "t.cfg:2: error: 'log global' is only meaningful"));
+}
+
+TEST(HaproxyGlobal, WarnsAboutProcessManagementKeywords) {
+  Diagnostics diags;
+  haproxy(lines({"global", "daemon", "user haproxy", "group haproxy", "chroot /var/lib/haproxy",
+                 "pidfile /run/haproxy.pid", "stats socket /run/haproxy.sock mode 600",
+                 "nbthread 4", "tune.ssl.default-dh-param 2048"}),
+          diags);
+  EXPECT_FALSE(diags.has_errors());
+  EXPECT_EQ(diags.warnings(), 8U);
+  EXPECT_TRUE(has_diagnostic(diags, "t.cfg:2: warning: 'daemon' is ignored by Postern"));
+  EXPECT_TRUE(has_diagnostic(diags, "t.cfg:7: warning: 'stats' is ignored by Postern"));
+  EXPECT_TRUE(
+      has_diagnostic(diags, "t.cfg:9: warning: 'tune.ssl.default-dh-param' is ignored by Postern"));
+}
+
+TEST(HaproxyGlobal, SuggestsForAnUnknownKeyword) {
+  Diagnostics diags;
+  haproxy(lines({"global", "maxcon 100"}), diags);
+  EXPECT_TRUE(has_diagnostic(diags,
+                             "t.cfg:2: error: unknown keyword 'maxcon' in 'global' "
+                             "section (did you mean 'maxconn'?)"));
+}
+
+// --- several files through one reader ------------------------------------------------------
+
+TEST(HaproxyReader, CarriesDefaultsAndBackendsAcrossFiles) {
+  Config c;
+  Diagnostics diags;
+  HaproxyReader reader(c, diags);
+  reader.read(lines({"defaults", "timeout client 1m", "backend be", "server s 10.0.0.1:143"}),
+              "a.cfg");
+  reader.read(lines({"frontend fe", "bind :143", "default_backend be"}), "b.cfg");
+  reader.finish();
+  EXPECT_TRUE(clean(diags));
+  ASSERT_EQ(c.listeners.size(), 1U);
+  EXPECT_EQ(c.listeners[0].timeouts.client, 60000);
+  EXPECT_EQ(c.listeners[0].servers.size(), 1U);
+  EXPECT_EQ(c.listeners[0].origin.file, "b.cfg");
+}
+
+TEST(HaproxyReader, EndsASectionWithItsFile) {
+  Config c;
+  Diagnostics diags;
+  HaproxyReader reader(c, diags);
+  reader.read(lines({"listen imap", "bind :143"}), "a.cfg");
+  reader.read(lines({"server s 10.0.0.1:143"}), "b.cfg");
+  reader.finish();
+  EXPECT_TRUE(has_diagnostic(diags, "b.cfg:1: error: unknown keyword 'server' out of section"));
+  ASSERT_EQ(c.listeners.size(), 1U);
+  EXPECT_TRUE(c.listeners[0].servers.empty());
+}
+
+TEST(HaproxyReader, MergesGlobalValuesLaterFileWins) {
+  Config c;
+  Diagnostics diags;
+  HaproxyReader reader(c, diags);
+  reader.read(lines({"global", "maxconn 100", "log 10.0.0.1 local0"}), "a.cfg");
+  reader.read(lines({"global", "maxconn 200", "log 10.0.0.2 local1"}), "b.cfg");
+  reader.finish();
+  EXPECT_TRUE(no_errors(diags));
+  EXPECT_EQ(c.global.maxconn, 200U);
+  EXPECT_EQ(c.global.log.size(), 2U);
+}
+
+}  // namespace
+}  // namespace postern::config
