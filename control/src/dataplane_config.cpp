@@ -15,6 +15,9 @@ using config::Family;
 // splice without an idle limit would leak flows, so Postern picks finite values).
 constexpr std::uint32_t kDefaultConnectMs = 5000;
 constexpr std::uint32_t kDefaultIdleMs = 300000;
+// A half-closed flow waits this long at most for the other side's FIN when the file sets
+// neither `timeout client-fin` nor `timeout server-fin`.
+constexpr std::uint32_t kDefaultFinMs = 30000;
 
 std::uint32_t ipv4_be(const config::IpAddress& a) {
   std::uint32_t v;
@@ -108,6 +111,12 @@ std::unique_ptr<dataplane::Snapshot> build_snapshot(const config::Config& cfg,
         ms(l.timeouts.tunnel ? l.timeouts.tunnel : l.timeouts.client, kDefaultIdleMs);
     ls.timeout_server_ms =
         ms(l.timeouts.tunnel ? l.timeouts.tunnel : l.timeouts.server, kDefaultIdleMs);
+    const std::optional<config::Millis> fin =
+        l.timeouts.client_fin && l.timeouts.server_fin
+            ? std::max(l.timeouts.client_fin, l.timeouts.server_fin)
+            : (l.timeouts.client_fin ? l.timeouts.client_fin : l.timeouts.server_fin);
+    ls.timeout_fin_ms = std::min(ms(fin, kDefaultFinMs),
+                                 std::max(ls.timeout_client_ms, ls.timeout_server_ms));
     const auto listener_index = static_cast<std::uint16_t>(snap->listeners.size());
     for (const auto& b : l.binds) {
       if (!require_v4(b.endpoint.address, b.origin, "bind address", diags)) {

@@ -66,8 +66,10 @@ struct alignas(64) Flow {
   std::uint16_t origin_src_port = 0;
   std::uint16_t origin_dst_port = 0;
 
-  std::uint32_t idle_client_ms = 0;  // `timeout client` / `timeout server` of the listener
-  std::uint32_t idle_server_ms = 0;
+  // Inactivity limits from the listener: established (the longer of `timeout client` and
+  // `timeout server`, or `timeout tunnel`), and once one side has sent its FIN.
+  std::uint32_t idle_ms = 0;
+  std::uint32_t fin_ms = 0;
   std::uint32_t connect_ms = 0;
 
   std::uint16_t listener = 0;  // index into the snapshot's listeners
@@ -119,6 +121,7 @@ struct alignas(64) Flow {
   bool has(FlowFlags f) const { return (flags & f) != 0; }
   void set(FlowFlags f) { flags = static_cast<std::uint16_t>(flags | f); }
   void clear(FlowFlags f) { flags = static_cast<std::uint16_t>(flags & ~f); }
+  std::uint64_t idle_limit_ms() const { return state == FlowState::kClosing ? fin_ms : idle_ms; }
   FlowKey client_key() const { return {client_ip, vip_ip, client_port, vip_port}; }
   FlowKey server_key() const { return {server_ip, local_ip, server_port, local_port}; }
 };

@@ -34,6 +34,8 @@ struct ListenerSlot {
   std::uint32_t timeout_connect_ms = 5000;
   std::uint32_t timeout_client_ms = 50000;
   std::uint32_t timeout_server_ms = 50000;
+  // Half-closed flows (one FIN seen): `timeout client-fin` / `server-fin`, else short.
+  std::uint32_t timeout_fin_ms = 30000;
 };
 
 struct BindEntry {

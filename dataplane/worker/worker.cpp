@@ -550,8 +550,8 @@ void Worker::new_connection(rte_mbuf* m, FrameView& v, const BindEntry& bind) no
   f.client_isn = seg_seq(v);
   f.state = FlowState::kSynSent;
   f.retries_left = l.retries;
-  f.idle_client_ms = l.timeout_client_ms;
-  f.idle_server_ms = l.timeout_server_ms;
+  f.idle_ms = std::max(l.timeout_client_ms, l.timeout_server_ms);
+  f.fin_ms = l.timeout_fin_ms;
   f.connect_ms = l.timeout_connect_ms;
   f.born_ms = now_ms_;
   f.last_seen_ms = now_ms_;
@@ -905,7 +905,7 @@ void Worker::arm(std::uint32_t fi) noexcept {
       deadline = f.last_seen_ms + kClosedLingerMs;
       break;
     default:
-      deadline = f.last_seen_ms + std::max(f.idle_client_ms, f.idle_server_ms);
+      deadline = f.last_seen_ms + f.idle_limit_ms();
       break;
   }
   if (f.rtx_at_ms != 0 && f.rtx_at_ms < deadline) {
@@ -1013,7 +1013,7 @@ void Worker::on_timer(std::uint32_t fi) noexcept {
       }
       break;
     default:
-      if (idle >= std::max(f.idle_client_ms, f.idle_server_ms)) {
+      if (idle >= f.idle_limit_ms()) {
         ++counters_.flows_expired;
         reset_both(fi);
         close_flow(fi);

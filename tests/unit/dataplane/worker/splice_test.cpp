@@ -417,5 +417,50 @@ TEST(Splice, FinBothWaysClosesAndReleasesFlow) {
   EXPECT_EQ(h.worker().flows().size(), 0U);
 }
 
+TEST(Splice, HalfClosedFlowExpiresAfterTheFinTimeout) {
+  WorkerHarness h;
+  h.resolve_servers();
+  const Conn c = establish(h);
+  h.receive(TcpPacket()
+                .eth(kServer1Mac, kPortServerMac)
+                .from("198.19.0.10", 143)
+                .to("198.19.0.1", c.syn.sport)
+                .seq(kServerIsn + 1)
+                .ack(kClientIsn + 1 + 28)
+                .flags(kAck)
+                .build(),
+            1);
+  h.receive(TcpPacket()
+                .eth(kClientMac, kPortClientMac)
+                .from("198.18.0.2", kClientPort)
+                .to("198.18.0.100", 143)
+                .seq(kClientIsn + 1)
+                .ack(kServerIsn + 1)
+                .flags(kFin | kAck)
+                .build(),
+            0);
+  h.take();
+  const std::uint32_t fin_ms = h.snapshot().listeners[0].timeout_fin_ms;
+  ASSERT_LT(fin_ms, h.snapshot().listeners[0].timeout_client_ms);
+  // Only TCP counts here: the neighbour cache re-probes the server's MAC after 30 s.
+  auto tcp = [](std::vector<Sent> all) {
+    std::vector<Sent> out;
+    for (auto& s : all) {
+      if (s.d.is_tcp) {
+        out.push_back(s);
+      }
+    }
+    return out;
+  };
+  h.advance(fin_ms - 10);
+  EXPECT_TRUE(tcp(h.take()).empty());
+  h.advance(20);
+  auto out = tcp(h.take());
+  ASSERT_EQ(out.size(), 2U);  // RST to both sides
+  EXPECT_NE(out[0].d.flags & kRst, 0);
+  EXPECT_NE(out[1].d.flags & kRst, 0);
+  EXPECT_EQ(h.worker().counters().flows_expired, 1U);
+}
+
 }  // namespace
 }  // namespace postern::test
