@@ -77,3 +77,29 @@ maildir_has() {
   local dir=$1 subject=$2
   grep -rqs "^Subject: $subject" "$dir"
 }
+
+# imap_round_robin N: N IMAP logins in a row through the VIP must alternate between the
+# Dovecot instances, each login logged by the instance that served it.
+imap_round_robin() {
+  local n=$1 i rr_ok=1
+  rr_seq=()
+  for ((i = 1; i <= n; i++)); do
+    if ! session "$NS_CLI" imap "$VIP" 143 >/dev/null || [ -z "$LAST_INSTANCE" ]; then
+      e2e_fail "round robin: imap session $i: $LAST"
+      return
+    fi
+    rr_seq+=("$LAST_INSTANCE")
+    dovecot_login_logged "$LAST_INSTANCE" imap-login "$CLIENT_ADDR" "$LAST_PORT" "$VIP" 143 >/dev/null || {
+      e2e_fail "round robin: session $i (port $LAST_PORT) not logged by $LAST_INSTANCE"
+      rr_ok=0
+    }
+  done
+  [ "$rr_ok" -eq 0 ] || e2e_check "round robin: $n IMAP logins went ${rr_seq[*]}" rr_alternates
+}
+
+rr_alternates() {
+  local i
+  for ((i = 1; i < ${#rr_seq[@]}; i++)); do
+    [ "${rr_seq[i]}" != "${rr_seq[i - 1]}" ] || { echo "sequence ${rr_seq[*]}"; return 1; }
+  done
+}

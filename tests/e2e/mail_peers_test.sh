@@ -91,27 +91,7 @@ if e2e_check "imap from $extra via $VIP" session "$NS_CLI" imap "$VIP" 143 --sou
 fi
 
 # ---- round robin: successive IMAP connections alternate between the two Dovecots -----------
-rr_seq=()
-rr_ok=1
-for i in 1 2 3 4 5 6; do
-  if ! session "$NS_CLI" imap "$VIP" 143 >/dev/null || [ -z "$LAST_INSTANCE" ]; then
-    e2e_fail "round robin: imap session $i: $LAST"
-    rr_ok=0
-    break
-  fi
-  rr_seq+=("$LAST_INSTANCE")
-  dovecot_login_logged "$LAST_INSTANCE" imap-login "$CLIENT_ADDR" "$LAST_PORT" "$VIP" 143 >/dev/null || {
-    e2e_fail "round robin: session $i (port $LAST_PORT) not logged by $LAST_INSTANCE"
-    rr_ok=0
-  }
-done
-alternates() {
-  local i
-  for ((i = 1; i < ${#rr_seq[@]}; i++)); do
-    [ "${rr_seq[i]}" != "${rr_seq[i - 1]}" ] || { echo "sequence ${rr_seq[*]}"; return 1; }
-  done
-}
-[ "$rr_ok" -eq 0 ] || e2e_check "round robin: 6 IMAP logins went ${rr_seq[*]}" alternates
+imap_round_robin 6
 
 # ---- what Postern counted --------------------------------------------------------------------
 if bal_postern_only "postern counters"; then

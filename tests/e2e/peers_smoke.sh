@@ -77,27 +77,7 @@ if [ -n "$LAST_INSTANCE" ]; then
 fi
 
 # ---- round robin: successive IMAP connections alternate between the two Dovecots -----------
-rr_seq=()
-rr_ok=1
-for i in 1 2 3 4; do
-  if ! session "$NS_CLI" imap "$VIP" 143 >/dev/null || [ -z "$LAST_INSTANCE" ]; then
-    e2e_fail "round robin: imap session $i: $LAST"
-    rr_ok=0
-    break
-  fi
-  rr_seq+=("$LAST_INSTANCE")
-  dovecot_login_logged "$LAST_INSTANCE" imap-login "$CLIENT_ADDR" "$LAST_PORT" "$VIP" 143 >/dev/null || {
-    e2e_fail "round robin: session $i (port $LAST_PORT) not logged by $LAST_INSTANCE"
-    rr_ok=0
-  }
-done
-alternates() {
-  local i
-  for ((i = 1; i < ${#rr_seq[@]}; i++)); do
-    [ "${rr_seq[i]}" != "${rr_seq[i - 1]}" ] || { echo "sequence ${rr_seq[*]}"; return 1; }
-  done
-}
-[ "$rr_ok" -eq 0 ] || e2e_check "round robin: 4 IMAP logins went ${rr_seq[*]}" alternates
+imap_round_robin 4
 
 # ---- another client address (a secondary on cli0) ---------------------------------------
 extra=${CLIENT_ADDRS#* }
