@@ -6,7 +6,9 @@
 namespace postern::config {
 
 std::string format(const Diagnostic& d) {
-  std::string text = d.file;
+  // A diagnostic about no file in particular (a section missing from all of them) is the
+  // program's own.
+  std::string text = d.file.empty() ? "postern" : d.file;
   if (d.line > 0) {
     text += ":" + std::to_string(d.line);
     if (d.column > 0) {

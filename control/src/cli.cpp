@@ -9,6 +9,7 @@
 
 #include "postern/config/load.hpp"
 #include "postern/control/daemon.hpp"
+#include "postern/control/dataplane_config.hpp"
 
 namespace postern::control {
 namespace {
@@ -17,8 +18,6 @@ namespace po = boost::program_options;
 
 constexpr const char* kVersion = "0.1.0";
 
-// HAProxy accepts a directory for -f and loads its *.cfg files in lexical order; Postern
-// does the same and also picks up YAML files there.
 void expand_path(const std::string& path, std::vector<std::string>& files) {
   std::error_code ec;
   if (!std::filesystem::is_directory(path, ec)) {
@@ -37,6 +36,14 @@ void expand_path(const std::string& path, std::vector<std::string>& files) {
 }
 
 }  // namespace
+
+std::vector<std::string> expand_config_paths(const std::vector<std::string>& paths) {
+  std::vector<std::string> files;
+  for (const auto& p : paths) {
+    expand_path(p, files);
+  }
+  return files;
+}
 
 std::optional<CliOptions> parse_cli(int argc, char** argv, std::ostream& out, std::ostream& err,
                                     int& exit_code) {
@@ -88,9 +95,8 @@ std::optional<CliOptions> parse_cli(int argc, char** argv, std::ostream& out, st
     exit_code = 1;
     return std::nullopt;
   }
-  for (const auto& p : paths) {
-    expand_path(p, opts.files);
-  }
+  opts.paths = paths;
+  opts.files = expand_config_paths(paths);
   return opts;
 }
 
@@ -103,6 +109,14 @@ int run(int argc, char** argv) {
 
   config::Diagnostics diags;
   const config::Config cfg = config::load_files(opts->files, diags);
+  // What the dataplane would refuse at start (IPv6 where it forwards IPv4 only, a server no
+  // interface or route reaches) is a configuration error too, so -c reports it.
+  if (!diags.has_errors() && cfg.dataplane) {
+    const dataplane::Settings settings = build_settings(cfg, opts->eal_args, diags);
+    if (!diags.has_errors()) {
+      build_snapshot(cfg, settings, 0, diags);
+    }
+  }
   for (const auto& d : diags.items()) {
     std::cerr << config::format(d) << "\n";
   }
@@ -124,7 +138,7 @@ int run(int argc, char** argv) {
     }
     return 0;
   }
-  return run_daemon(cfg, opts->files, opts->eal_args);
+  return run_daemon(cfg, opts->paths, opts->eal_args);
 }
 
 }  // namespace postern::control

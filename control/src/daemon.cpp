@@ -11,6 +11,7 @@
 #include <thread>
 
 #include "postern/config/load.hpp"
+#include "postern/control/cli.hpp"
 #include "postern/control/dataplane_config.hpp"
 #include "worker/runtime.hpp"
 
@@ -126,7 +127,7 @@ void write_state(const config::Config& cfg, const dataplane::Runtime& rt) {
 
 }  // namespace
 
-int run_daemon(const config::Config& cfg_in, const std::vector<std::string>& files,
+int run_daemon(const config::Config& cfg_in, const std::vector<std::string>& paths,
                const std::vector<std::string>& extra_eal) {
   config::Config cfg = cfg_in;
   config::Diagnostics diags;
@@ -163,7 +164,7 @@ int run_daemon(const config::Config& cfg_in, const std::vector<std::string>& fil
       if (g_reload != 0) {
         g_reload = 0;
         config::Diagnostics rd;
-        config::Config next = config::load_files(files, rd);
+        config::Config next = config::load_files(expand_config_paths(paths), rd);
         std::unique_ptr<dataplane::Snapshot> next_snap;
         if (!rd.has_errors()) {
           next_snap = build_snapshot(next, rt.settings(), generation + 1, rd);

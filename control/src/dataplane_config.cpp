@@ -36,11 +36,14 @@ bool require_v4(const config::IpAddress& a, const config::Origin& o, const char*
   return false;
 }
 
+// A timeout in ms for the dataplane. HAProxy reads 0 as "no timeout": the longest the
+// dataplane's 32-bit timers hold (about 24 days) stands for it.
 std::uint32_t ms(const std::optional<config::Millis>& v, std::uint32_t fallback) {
   if (!v) {
     return fallback;
   }
-  return static_cast<std::uint32_t>(std::clamp<config::Millis>(*v, 1, 0x7fffffff));
+  constexpr config::Millis kForever = 0x7fffffff;
+  return static_cast<std::uint32_t>(*v == 0 ? kForever : std::clamp<config::Millis>(*v, 1, kForever));
 }
 
 }  // namespace
@@ -104,7 +107,6 @@ std::unique_ptr<dataplane::Snapshot> build_snapshot(const config::Config& cfg,
     ls.first_server = static_cast<std::uint16_t>(snap->servers.size());
     ls.maxconn = l.maxconn.value_or(0);
     ls.retries = static_cast<std::uint8_t>(std::min<std::uint32_t>(l.retries, 255));
-    ls.redispatch = l.redispatch;
     ls.timeout_connect_ms = ms(l.timeouts.connect, kDefaultConnectMs);
     // `timeout tunnel` governs established connections when set, as in HAProxy.
     ls.timeout_client_ms =

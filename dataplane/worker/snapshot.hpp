@@ -30,7 +30,6 @@ struct ListenerSlot {
   std::uint16_t server_count = 0;
   std::uint32_t maxconn = 0;  // 0: unlimited
   std::uint8_t retries = 3;
-  bool redispatch = false;
   std::uint32_t timeout_connect_ms = 5000;
   std::uint32_t timeout_client_ms = 50000;
   std::uint32_t timeout_server_ms = 50000;

@@ -78,8 +78,9 @@ void Worker::adopt_snapshot() noexcept {
   if (s == nullptr || s->generation == snap_gen_) {
     return;
   }
-  // Per-server state follows the snapshot. Reloads keep indices stable for servers that
-  // survive (the control thread appends new ones), so counts carry over.
+  // Per-server state follows the snapshot. Counts are kept by index: a reload that adds,
+  // removes or reorders servers attributes open flows to whatever entity now has the index
+  // until they close (identity-preserving reload is still to come).
   snap_gen_ = s->generation;
   balancer_.reset(*s);
   listener_active_.resize(s->listeners.size(), 0);
@@ -926,10 +927,12 @@ bool Worker::redispatch(std::uint32_t fi) noexcept {
     const std::uint32_t mc = s.servers[sv].maxconn;
     return mc != 0 && server_active_[sv] * workers >= mc;
   };
-  // HAProxy retries the same server unless `option redispatch`; a server that never answered
-  // is excluded only then. Without other servers the same one is retried either way.
+  // Every retry goes to the next usable server, `option redispatch` or not (HAProxy without
+  // it retries the same server): the client never saw a SYN-ACK, so nothing is lost by
+  // moving on, and a server that ignored one SYN is the likeliest to ignore the next. With
+  // a single server the same one is tried again.
   std::uint16_t next = f.server;
-  if (s.listeners[f.listener].redispatch || s.listeners[f.listener].server_count > 1) {
+  if (s.listeners[f.listener].server_count > 1) {
     const std::uint16_t other = balancer_.pick(s, f.listener, f.server, full);
     if (other != kNoServer) {
       next = other;

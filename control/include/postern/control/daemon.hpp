@@ -9,8 +9,9 @@
 
 namespace postern::control {
 
-// Runs until a stop signal; returns the process exit code.
-int run_daemon(const config::Config& cfg, const std::vector<std::string>& files,
+// Runs until a stop signal; returns the process exit code. `paths` are the -f arguments,
+// expanded again at every reload.
+int run_daemon(const config::Config& cfg, const std::vector<std::string>& paths,
                const std::vector<std::string>& extra_eal);
 
 }  // namespace postern::control
