@@ -33,6 +33,11 @@ build() {  # build DIR CMAKE-ARGS...
   cmake -S . -B "$dir" "$@" >/dev/null && cmake --build "$dir" -j"$jobs"
 }
 
+format_check() {  # every C++ file as .clang-format wants it
+  git ls-files '*.cpp' '*.hpp' | xargs clang-format --dry-run --Werror
+}
+
+step "clang-format" format_check
 step "build (RelWithDebInfo)" build build -DCMAKE_BUILD_TYPE=RelWithDebInfo
 step "unit tests" ctest --test-dir build --output-on-failure -j"$jobs"
 step "build (ASan+UBSan)" build build-asan -DCMAKE_BUILD_TYPE=Debug -DPOSTERN_SANITIZE=ON

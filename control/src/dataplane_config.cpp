@@ -43,7 +43,8 @@ std::uint32_t ms(const std::optional<config::Millis>& v, std::uint32_t fallback)
     return fallback;
   }
   constexpr config::Millis kForever = 0x7fffffff;
-  return static_cast<std::uint32_t>(*v == 0 ? kForever : std::clamp<config::Millis>(*v, 1, kForever));
+  return static_cast<std::uint32_t>(*v == 0 ? kForever
+                                            : std::clamp<config::Millis>(*v, 1, kForever));
 }
 
 }  // namespace
@@ -117,8 +118,8 @@ std::unique_ptr<dataplane::Snapshot> build_snapshot(const config::Config& cfg,
         l.timeouts.client_fin && l.timeouts.server_fin
             ? std::max(l.timeouts.client_fin, l.timeouts.server_fin)
             : (l.timeouts.client_fin ? l.timeouts.client_fin : l.timeouts.server_fin);
-    ls.timeout_fin_ms = std::min(ms(fin, kDefaultFinMs),
-                                 std::max(ls.timeout_client_ms, ls.timeout_server_ms));
+    ls.timeout_fin_ms =
+        std::min(ms(fin, kDefaultFinMs), std::max(ls.timeout_client_ms, ls.timeout_server_ms));
     const auto listener_index = static_cast<std::uint16_t>(snap->listeners.size());
     for (const auto& b : l.binds) {
       if (!require_v4(b.endpoint.address, b.origin, "bind address", diags)) {

@@ -1,6 +1,7 @@
 // The postern command line as an operator uses it: -c on real files, exit codes, the
 // FILE:LINE text of diagnostics, and --dump-yaml round trips. Runs build/postern itself.
 #include <gtest/gtest.h>
+#include <sys/wait.h>
 
 #include <array>
 #include <cstdio>
@@ -9,7 +10,6 @@
 #include <fstream>
 #include <sstream>
 #include <string>
-#include <sys/wait.h>
 
 namespace {
 

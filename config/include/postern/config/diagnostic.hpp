@@ -1,4 +1,5 @@
-// One diagnostic type for every parser and the validator: severity, FILE:LINE[:COLUMN], message, hint.
+// One diagnostic type for every parser and the validator: severity, FILE:LINE[:COLUMN], message,
+// hint.
 #pragma once
 
 #include <cstddef>
