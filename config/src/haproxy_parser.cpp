@@ -4,7 +4,6 @@
 #include <algorithm>
 #include <cctype>
 #include <map>
-#include <regex>
 #include <sstream>
 #include <utility>
 
@@ -1130,16 +1129,6 @@ void tcp_check_expect(const LineCtx& ctx, ProxyDraft& draft) {
       return;
     }
     rule.data = std::move(*hex.value);
-  } else if (rule.match == TcpCheckRule::Match::kRstring) {
-    // Caught here so `-c` reports a bad pattern before any check ever runs. HAProxy compiles
-    // with POSIX extended syntax when built without PCRE.
-    try {
-      const std::regex compiled(rule.data, std::regex::extended);
-    } catch (const std::regex_error& e) {
-      ctx.error("'tcp-check expect rstring': invalid regular expression " + q(rule.data) + ": " +
-                e.what());
-      return;
-    }
   }
   add_rule(draft, std::move(rule));
 }

@@ -3,6 +3,7 @@
 // Each diagnostic points at the Origin of the entity it is about.
 #include <algorithm>
 #include <map>
+#include <regex>
 
 #include "postern/config/load.hpp"
 
@@ -92,6 +93,16 @@ class Checker {
     for (const TcpCheckRule& rule : listener.tcp_check_rules) {
       if (rule.port && *rule.port == 0) {
         error(rule.origin, who + ": 'tcp-check connect' port must be between 1 and 65535");
+      }
+      // Both syntaxes reach here, so a bad pattern is reported before any check runs.
+      // HAProxy compiles with POSIX extended syntax when built without PCRE.
+      if (rule.kind == TcpCheckRule::Kind::kExpect && rule.match == TcpCheckRule::Match::kRstring) {
+        try {
+          const std::regex compiled(rule.data, std::regex::extended);
+        } catch (const std::regex_error& e) {
+          error(rule.origin, who + ": 'tcp-check expect rstring': invalid regular expression " +
+                                 q(rule.data) + ": " + e.what());
+        }
       }
     }
     std::map<std::string, const Server*> servers;

@@ -773,10 +773,10 @@ TEST(HaproxyTcpCheck, RejectsUnsupportedMatches) {
 
 TEST(HaproxyTcpCheck, RejectsAnInvalidRegex) {
   Diagnostics diags;
-  haproxy(listen_with({"tcp-check expect rstring (unclosed"}), diags);
+  validate(haproxy(listen_with({"tcp-check expect rstring (unclosed"}), diags), diags);
   EXPECT_TRUE(has_diagnostic(diags,
-                             "t.cfg:3: error: 'tcp-check expect rstring': invalid "
-                             "regular expression '(unclosed'"));
+                             "t.cfg:3: error: listener 'imap': 'tcp-check expect rstring': "
+                             "invalid regular expression '(unclosed'"));
 }
 
 TEST(HaproxyTcpCheck, RejectsOddHex) {

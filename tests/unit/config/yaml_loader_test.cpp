@@ -189,6 +189,18 @@ TEST(YamlLoader, RejectsAnUnknownKeyWithPositionAndSuggestion) {
                              "(did you mean 'balance'?)"));
 }
 
+TEST(YamlLoader, AnInvalidRstringIsAnErrorAtItsRule) {
+  Diagnostics diags;
+  validate(yaml(lines({"listeners:", "  - name: a", "    tcp_check:", "      enabled: true",
+                       "      rules:",
+                       "        - {action: expect, match: rstring, pattern: \"(unclosed\"}"}),
+                diags),
+           diags);
+  EXPECT_TRUE(has_diagnostic(diags,
+                             "t.yaml:6:11: error: listener 'a': 'tcp-check expect rstring': "
+                             "invalid regular expression '(unclosed'"));
+}
+
 TEST(YamlLoader, RejectsAnUnknownTopLevelKey) {
   Diagnostics diags;
   yaml(lines({"dataplan:", "  workers: 1"}), diags);
