@@ -43,6 +43,32 @@ std::uint64_t tsc_ms() noexcept {
   return rte_get_tsc_cycles() / (hz / 1000);
 }
 
+// Keeps what a re-dispatched SYN must repeat: the client's ISN, window and options, and
+// whether it offered timestamps and SACK (confirmed or cleared by the SYN-ACK).
+void remember_syn(Flow& f, const FrameView& v) {
+  f.client_isn = seg_seq(v);
+  f.syn_win = v.tcp->rx_win;
+  f.syn_opts_len = static_cast<std::uint8_t>(v.tcp_options_len());
+  std::memcpy(f.syn_opts, v.tcp_options(), f.syn_opts_len);
+  const TcpOptions o = parse_tcp_options(v.tcp_options(), v.tcp_options_len());
+  f.clear(kFlowTimestamps);
+  f.clear(kFlowSack);
+  if (o.has_timestamp) {
+    f.set(kFlowTimestamps);
+  }
+  if (o.sack_permitted) {
+    f.set(kFlowSack);
+  }
+}
+
+// RFC 5961 3.2: a RST is believed only near the sequence number its receiver expects. A
+// blind RST (a guessed 4-tuple, a random sequence number) still goes on, for the end host
+// to judge, but does not make Postern forget a connection that may well survive it.
+bool plausible_rst(Seq seq, Seq expected) {
+  const std::int32_t d = seq - expected;
+  return d > -kRstWindow && d < kRstWindow;
+}
+
 }  // namespace
 
 Worker::Worker(const WorkerDeps& deps)
@@ -548,24 +574,14 @@ void Worker::new_connection(rte_mbuf* m, FrameView& v, const BindEntry& bind) no
   f.client_port_id = static_cast<std::uint8_t>(m->port);
   f.server_port_id = sv.port_id;
   f.client_mac = v.eth->src_addr;
-  f.client_isn = seg_seq(v);
+  remember_syn(f, v);
   f.state = FlowState::kSynSent;
   f.retries_left = l.retries;
+  f.connect_ms = l.timeout_connect_ms;
   f.idle_ms = std::max(l.timeout_client_ms, l.timeout_server_ms);
   f.fin_ms = l.timeout_fin_ms;
-  f.connect_ms = l.timeout_connect_ms;
   f.born_ms = now_ms_;
   f.last_seen_ms = now_ms_;
-  f.syn_win = v.tcp->rx_win;
-  f.syn_opts_len = static_cast<std::uint8_t>(v.tcp_options_len());
-  std::memcpy(f.syn_opts, v.tcp_options(), f.syn_opts_len);
-  const TcpOptions o = parse_tcp_options(v.tcp_options(), v.tcp_options_len());
-  if (o.has_timestamp) {
-    f.set(kFlowTimestamps);  // confirmed or cleared by the SYN-ACK
-  }
-  if (o.sack_permitted) {
-    f.set(kFlowSack);
-  }
   if (sv.send_proxy) {
     f.set(kFlowSendProxy);
   }
@@ -606,9 +622,14 @@ void Worker::from_client(rte_mbuf* m, FrameView& v, std::uint32_t fi) noexcept {
     return;
   }
   if ((fl & kRst) != 0) {
+    // Where the server expects the client's next byte, in client space.
+    const bool believed = f.state == FlowState::kSynSent || f.state == FlowState::kSynReceived ||
+                          plausible_rst(seg_seq(v) + f.delta, f.server_acked);
     rewrite_to_server(v, f);
     send_to_server(fi, m);
-    close_flow(fi);
+    if (believed) {
+      close_flow(fi);
+    }
     return;
   }
   if (f.state == FlowState::kClosed) {
@@ -624,19 +645,7 @@ void Worker::from_client(rte_mbuf* m, FrameView& v, std::uint32_t fi) noexcept {
     // new attempt by the client: remember its ISN and options, as a re-dispatch resends them.
     if ((fl & kSyn) != 0) {
       if (seg_seq(v) != f.client_isn) {
-        f.client_isn = seg_seq(v);
-        f.syn_win = v.tcp->rx_win;
-        f.syn_opts_len = static_cast<std::uint8_t>(v.tcp_options_len());
-        std::memcpy(f.syn_opts, v.tcp_options(), f.syn_opts_len);
-        const TcpOptions o = parse_tcp_options(v.tcp_options(), v.tcp_options_len());
-        f.clear(kFlowTimestamps);
-        f.clear(kFlowSack);
-        if (o.has_timestamp) {
-          f.set(kFlowTimestamps);
-        }
-        if (o.sack_permitted) {
-          f.set(kFlowSack);
-        }
+        remember_syn(f, v);
       }
       rewrite_to_server(v, f);
       send_to_server(fi, m);
@@ -716,9 +725,13 @@ void Worker::from_server(rte_mbuf* m, FrameView& v, std::uint32_t fi) noexcept {
         return;
       }
     }
+    const bool believed =
+        f.state == FlowState::kSynSent || plausible_rst(seg_seq(v), f.client_acked);
     rewrite_to_client(v, f);
     send_to_client(f, m);
-    close_flow(fi);
+    if (believed) {
+      close_flow(fi);
+    }
     return;
   }
   idle_update(f);

@@ -35,6 +35,9 @@ inline constexpr std::uint8_t kHeaderMaxRetransmits = 7;
 // accept-proxy: time allowed for the upstream proxy's header to arrive.
 inline constexpr std::uint64_t kAcceptProxyTimeoutMs = 5000;
 // Room for the longest upstream header the decoder accepts (proxy::kV2MaxLen).
+// How far from the expected sequence number a RST may be and still end the flow (RFC 5961
+// leaves the window to the receiver; 1 MiB covers any window a mail session scales to).
+inline constexpr std::int32_t kRstWindow = 1 << 20;
 inline constexpr std::uint16_t kProxyBufferSize = static_cast<std::uint16_t>(proxy::kV2MaxLen);
 inline constexpr std::uint32_t kProxyBuffers = 4096;  // concurrent headers being read, per worker
 

@@ -462,5 +462,48 @@ TEST(Splice, HalfClosedFlowExpiresAfterTheFinTimeout) {
   EXPECT_EQ(h.worker().counters().flows_expired, 1U);
 }
 
+TEST(Splice, BlindRstIsForwardedButDoesNotEndTheFlow) {
+  WorkerHarness h;
+  h.resolve_servers();
+  const Conn c = establish(h);
+  h.receive(TcpPacket()
+                .eth(kServer1Mac, kPortServerMac)
+                .from("198.19.0.10", 143)
+                .to("198.19.0.1", c.syn.sport)
+                .seq(kServerIsn + 1)
+                .ack(kClientIsn + 1 + 28)
+                .flags(kAck)
+                .build(),
+            1);
+  h.take();
+  // RFC 5961 3.2: a RST far from the expected sequence number is a guess, not the client.
+  h.receive(TcpPacket()
+                .eth(kClientMac, kPortClientMac)
+                .from("198.18.0.2", kClientPort)
+                .to("198.18.0.100", 143)
+                .seq(kClientIsn + 0x40000000U)
+                .flags(kRst)
+                .build(),
+            0);
+  auto out = h.take();
+  ASSERT_EQ(out.size(), 1U);  // the server judges it
+  EXPECT_EQ(h.worker().counters().flows_closed, 0U);
+  h.advance(dataplane::kClosedLingerMs + 100);
+  EXPECT_EQ(h.worker().flows().size(), 1U);
+  // The client's real RST, at the sequence number the server expects, ends it.
+  h.receive(TcpPacket()
+                .eth(kClientMac, kPortClientMac)
+                .from("198.18.0.2", kClientPort)
+                .to("198.18.0.100", 143)
+                .seq(kClientIsn + 1)
+                .flags(kRst)
+                .build(),
+            0);
+  out = h.take();
+  ASSERT_EQ(out.size(), 1U);
+  EXPECT_EQ(out[0].d.seq, kClientIsn + 1 + 28);
+  EXPECT_EQ(h.worker().counters().flows_closed, 1U);
+}
+
 }  // namespace
 }  // namespace postern::test
