@@ -103,3 +103,25 @@ rr_alternates() {
     [ "${rr_seq[i]}" != "${rr_seq[i - 1]}" ] || { echo "sequence ${rr_seq[*]}"; return 1; }
   done
 }
+
+# dovecot_sessions RUN_DIR: an IMAP, POP3 and ManageSieve login and an LMTP delivery through
+# the VIP, each checked in the log of the Dovecot instance that served it (rip/rport, or
+# LMTP's "Connect from") and the delivery in alice's maildir under RUN_DIR/INSTANCE.
+dovecot_sessions() {
+  local run=$1 proto port service
+  for proto in imap:143:imap-login pop3:110:pop3-login sieve:4190:managesieve-login; do
+    IFS=: read -r proto port service <<<"$proto"
+    via_vip "$proto" "$port"
+    if [ -n "$LAST_INSTANCE" ]; then
+      e2e_check "$proto: $LAST_INSTANCE logs rip=$CLIENT_ADDR rport=$LAST_PORT lip=$VIP lport=$port" \
+        dovecot_login_logged "$LAST_INSTANCE" "$service" "$CLIENT_ADDR" "$LAST_PORT" "$VIP" "$port"
+    fi
+  done
+  via_vip lmtp 24
+  if [ -n "$LAST_INSTANCE" ]; then
+    e2e_check "lmtp: $LAST_INSTANCE logs Connect from $CLIENT_ADDR" \
+      logged "$LAST_INSTANCE" "lmtp\([0-9]+\): Info: Connect from ${CLIENT_ADDR//./\\.}$"
+    e2e_check "lmtp: $LAST_INSTANCE saved the mail in alice's maildir" \
+      e2e_wait 3 maildir_has "$run/$LAST_INSTANCE/home/alice/Maildir" "postern lab lmtp"
+  fi
+}

@@ -45,31 +45,7 @@ mail_peers_start all || e2e_abort "peers"
 bal_start "$PALOMAR_LAB" || e2e_abort "no balancer"
 
 # ---- one dialogue per protocol ------------------------------------------------------------
-via_vip imap 143
-if [ -n "$LAST_INSTANCE" ]; then
-  e2e_check "imap: $LAST_INSTANCE logs rip=$CLIENT_ADDR rport=$LAST_PORT lip=$VIP lport=143" \
-    dovecot_login_logged "$LAST_INSTANCE" imap-login "$CLIENT_ADDR" "$LAST_PORT" "$VIP" 143
-fi
-
-via_vip pop3 110
-if [ -n "$LAST_INSTANCE" ]; then
-  e2e_check "pop3: $LAST_INSTANCE logs rip=$CLIENT_ADDR rport=$LAST_PORT" \
-    dovecot_login_logged "$LAST_INSTANCE" pop3-login "$CLIENT_ADDR" "$LAST_PORT" "$VIP" 110
-fi
-
-via_vip sieve 4190
-if [ -n "$LAST_INSTANCE" ]; then
-  e2e_check "sieve: $LAST_INSTANCE logs rip=$CLIENT_ADDR rport=$LAST_PORT" \
-    dovecot_login_logged "$LAST_INSTANCE" managesieve-login "$CLIENT_ADDR" "$LAST_PORT" "$VIP" 4190
-fi
-
-via_vip lmtp 24
-if [ -n "$LAST_INSTANCE" ]; then
-  e2e_check "lmtp: $LAST_INSTANCE logs Connect from $CLIENT_ADDR" \
-    logged "$LAST_INSTANCE" "lmtp\([0-9]+\): Info: Connect from ${CLIENT_ADDR//./\\.}$"
-  e2e_check "lmtp: $LAST_INSTANCE saved the mail in alice's maildir" \
-    e2e_wait 3 maildir_has "$LAB_RUN_DIR/$LAST_INSTANCE/home/alice/Maildir" "postern lab lmtp"
-fi
+dovecot_sessions "$LAB_RUN_DIR"
 
 # Submission sits behind another proxy tier in Palomar (`bind ... accept-proxy`): the client
 # sends a v2 header naming the real client; the balancer passes that address on.

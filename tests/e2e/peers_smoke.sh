@@ -42,31 +42,7 @@ mail_peers_start all || e2e_abort "peers"
 e2e_check "haproxy in $NS_DP on $VIP" "$PEERS/haproxy.sh" start "$HA" "$NS_DP" "$PEERS/haproxy-lab.cfg" || e2e_abort "haproxy"
 
 # ---- sessions (helpers in mail.sh) -----------------------------------------------------------
-via_vip imap 143
-if [ -n "$LAST_INSTANCE" ]; then
-  e2e_check "imap: $LAST_INSTANCE logs rip=$CLIENT_ADDR rport=$LAST_PORT" \
-    dovecot_login_logged "$LAST_INSTANCE" imap-login "$CLIENT_ADDR" "$LAST_PORT" "$VIP" 143
-fi
-
-via_vip pop3 110
-if [ -n "$LAST_INSTANCE" ]; then
-  e2e_check "pop3: $LAST_INSTANCE logs rip=$CLIENT_ADDR rport=$LAST_PORT" \
-    dovecot_login_logged "$LAST_INSTANCE" pop3-login "$CLIENT_ADDR" "$LAST_PORT" "$VIP" 110
-fi
-
-via_vip sieve 4190
-if [ -n "$LAST_INSTANCE" ]; then
-  e2e_check "sieve: $LAST_INSTANCE logs rip=$CLIENT_ADDR rport=$LAST_PORT" \
-    dovecot_login_logged "$LAST_INSTANCE" managesieve-login "$CLIENT_ADDR" "$LAST_PORT" "$VIP" 4190
-fi
-
-via_vip lmtp 24
-if [ -n "$LAST_INSTANCE" ]; then
-  e2e_check "lmtp: $LAST_INSTANCE logs Connect from $CLIENT_ADDR" \
-    logged "$LAST_INSTANCE" "lmtp\([0-9]+\): Info: Connect from ${CLIENT_ADDR//./\\.}$"
-  e2e_check "lmtp: $LAST_INSTANCE saved the mail in alice's maildir" \
-    e2e_wait 3 maildir_has "$RUN/$LAST_INSTANCE/home/alice/Maildir" "postern lab lmtp"
-fi
+dovecot_sessions "$RUN"
 
 via_vip smtp 587
 if [ -n "$LAST_INSTANCE" ]; then
