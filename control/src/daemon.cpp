@@ -102,7 +102,8 @@ std::string counters_json(const dataplane::Runtime& rt) {
         total += w->server_total(s);
       }
       o << sep << "    {\"name\": \"" << snap->servers[s].name << "\", \"active\": " << active
-        << ", \"total\": " << total << "}";
+        << ", \"total\": " << total << (snap->servers[s].retired ? ", \"retired\": true" : "")
+        << "}";
       sep = ",\n";
     }
   }
@@ -167,7 +168,7 @@ int run_daemon(const config::Config& cfg_in, const std::vector<std::string>& pat
         config::Config next = config::load_files(expand_config_paths(paths), rd);
         std::unique_ptr<dataplane::Snapshot> next_snap;
         if (!rd.has_errors()) {
-          next_snap = build_snapshot(next, rt.settings(), generation + 1, rd);
+          next_snap = build_snapshot(next, rt.settings(), generation + 1, rd, rt.snapshot());
         }
         for (const auto& d : rd.items()) {
           std::cerr << config::format(d) << "\n";

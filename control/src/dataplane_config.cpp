@@ -5,6 +5,8 @@
 
 #include <algorithm>
 #include <cstring>
+#include <map>
+#include <optional>
 
 namespace postern::control {
 namespace {
@@ -91,7 +93,8 @@ dataplane::Settings build_settings(const config::Config& cfg,
 std::unique_ptr<dataplane::Snapshot> build_snapshot(const config::Config& cfg,
                                                     const dataplane::Settings& settings,
                                                     std::uint32_t generation,
-                                                    config::Diagnostics& diags) {
+                                                    config::Diagnostics& diags,
+                                                    const dataplane::Snapshot* previous) {
   auto snap = std::make_unique<dataplane::Snapshot>();
   snap->generation = generation;
   snap->global_maxconn = cfg.global.maxconn.value_or(0);
@@ -102,10 +105,51 @@ std::unique_ptr<dataplane::Snapshot> build_snapshot(const config::Config& cfg,
       }
     }
   }
+  // Listeners and servers keep their index across reloads, found by name (a server's name
+  // is "listener/server"): flows point at indices, and so do the workers' counts. What a
+  // reload removes stays as a retired slot that takes no new connection while it drains;
+  // what it adds is appended (DESIGN.md "Config snapshots and reload").
+  std::map<std::string, std::uint16_t> listener_index_of;
+  std::map<std::string, std::uint16_t> server_index_of;
+  if (previous != nullptr) {
+    for (const auto& pl : previous->listeners) {
+      listener_index_of.emplace(pl.name, static_cast<std::uint16_t>(snap->listeners.size()));
+      dataplane::ListenerSlot retired;
+      retired.name = pl.name;
+      retired.retired = true;
+      snap->listeners.push_back(retired);
+    }
+    for (const auto& ps : previous->servers) {
+      server_index_of.emplace(ps.name, static_cast<std::uint16_t>(snap->servers.size()));
+      dataplane::ServerSlot retired = ps;
+      retired.retired = true;
+      snap->servers.push_back(retired);
+    }
+  }
+  // Indices are 16-bit, and 0xffff means none.
+  auto slot = [&diags](auto& table, auto& index_of, const std::string& name,
+                       const config::Origin& origin) -> std::optional<std::uint16_t> {
+    if (auto it = index_of.find(name); it != index_of.end()) {
+      return it->second;
+    }
+    if (table.size() >= 0xffff) {
+      diags.error(origin.file, origin.line, origin.column,
+                  "too many listeners or servers (at most 65535, counting those removed by "
+                  "reloads that still drain)");
+      return std::nullopt;
+    }
+    const auto i = static_cast<std::uint16_t>(table.size());
+    table.emplace_back();
+    index_of.emplace(name, i);
+    return i;
+  };
   for (const auto& l : cfg.listeners) {
+    const auto listener_slot = slot(snap->listeners, listener_index_of, l.name, l.origin);
+    if (!listener_slot) {
+      continue;
+    }
     dataplane::ListenerSlot ls;
     ls.name = l.name;
-    ls.first_server = static_cast<std::uint16_t>(snap->servers.size());
     ls.maxconn = l.maxconn.value_or(0);
     ls.retries = static_cast<std::uint8_t>(std::min<std::uint32_t>(l.retries, 255));
     ls.timeout_connect_ms = ms(l.timeouts.connect, kDefaultConnectMs);
@@ -120,7 +164,7 @@ std::unique_ptr<dataplane::Snapshot> build_snapshot(const config::Config& cfg,
             : (l.timeouts.client_fin ? l.timeouts.client_fin : l.timeouts.server_fin);
     ls.timeout_fin_ms =
         std::min(ms(fin, kDefaultFinMs), std::max(ls.timeout_client_ms, ls.timeout_server_ms));
-    const auto listener_index = static_cast<std::uint16_t>(snap->listeners.size());
+    const std::uint16_t listener_index = *listener_slot;
     for (const auto& b : l.binds) {
       if (!require_v4(b.endpoint.address, b.origin, "bind address", diags)) {
         continue;
@@ -138,6 +182,10 @@ std::unique_ptr<dataplane::Snapshot> build_snapshot(const config::Config& cfg,
       }
       dataplane::ServerSlot ss;
       ss.name = l.name + "/" + sv.name;
+      const auto server_slot = slot(snap->servers, server_index_of, ss.name, sv.origin);
+      if (!server_slot) {
+        continue;
+      }
       ss.ip = ipv4_be(sv.endpoint->address);
       ss.port = rte_cpu_to_be_16(sv.endpoint->port);
       ss.weight = static_cast<std::uint16_t>(sv.weight);
@@ -154,10 +202,10 @@ std::unique_ptr<dataplane::Snapshot> build_snapshot(const config::Config& cfg,
       }
       ss.port_id = static_cast<std::uint8_t>(settings.interfaces[hop->interface].port_id);
       ss.next_hop = hop->next_hop;
-      snap->servers.push_back(ss);
+      snap->servers[*server_slot] = ss;
+      ls.servers.push_back(*server_slot);
     }
-    ls.server_count = static_cast<std::uint16_t>(snap->servers.size() - ls.first_server);
-    snap->listeners.push_back(ls);
+    snap->listeners[listener_index] = ls;
   }
   return snap;
 }

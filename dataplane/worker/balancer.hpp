@@ -33,7 +33,7 @@ std::uint16_t Balancer::pick(const Snapshot& snap, std::uint16_t listener, std::
   const ListenerSlot& l = snap.listeners[listener];
   std::int32_t total = 0;
   std::uint16_t best = kNoServer;
-  for (std::uint16_t s = l.first_server; s < l.first_server + l.server_count; ++s) {
+  for (const std::uint16_t s : l.servers) {
     const ServerSlot& sv = snap.servers[s];
     if (sv.backup || s == exclude || !snap.server_usable(s) || full(s)) {
       continue;
@@ -48,7 +48,7 @@ std::uint16_t Balancer::pick(const Snapshot& snap, std::uint16_t listener, std::
     current_[best] -= total;
     return best;
   }
-  for (std::uint16_t s = l.first_server; s < l.first_server + l.server_count; ++s) {
+  for (const std::uint16_t s : l.servers) {
     if (snap.servers[s].backup && s != exclude && snap.server_usable(s) && !full(s)) {
       return s;
     }

@@ -22,13 +22,15 @@ struct ServerSlot {
   std::uint32_t maxconn = 0;   // 0: unlimited
   std::uint8_t port_id = 0;    // egress DPDK port
   std::uint32_t next_hop = 0;  // network order: the server itself or a gateway
+  // Removed by a reload: kept so indices stay stable while its flows drain, never chosen.
+  bool retired = false;
 };
 
 struct ListenerSlot {
   std::string name;
-  std::uint16_t first_server = 0;
-  std::uint16_t server_count = 0;
-  std::uint32_t maxconn = 0;  // 0: unlimited
+  std::vector<std::uint16_t> servers;  // indices into Snapshot::servers, in file order
+  bool retired = false;                // removed by a reload: no binds, no servers
+  std::uint32_t maxconn = 0;           // 0: unlimited
   std::uint8_t retries = 3;
   std::uint32_t timeout_connect_ms = 5000;
   std::uint32_t timeout_client_ms = 50000;
@@ -81,7 +83,7 @@ struct Snapshot {
   }
   bool server_usable(std::uint16_t s) const noexcept {
     const ServerSlot& sv = servers[s];
-    if (sv.disabled || sv.weight == 0) {
+    if (sv.disabled || sv.retired || sv.weight == 0) {
       return false;
     }
     return server_up == nullptr || (*server_up)[s].load(std::memory_order_relaxed);

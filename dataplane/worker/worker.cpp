@@ -104,9 +104,9 @@ void Worker::adopt_snapshot() noexcept {
   if (s == nullptr || s->generation == snap_gen_) {
     return;
   }
-  // Per-server state follows the snapshot. Counts are kept by index: a reload that adds,
-  // removes or reorders servers attributes open flows to whatever entity now has the index
-  // until they close (identity-preserving reload is still to come).
+  // Per-server state follows the snapshot. The control thread keeps every listener's and
+  // server's index across reloads (removed ones stay as retired slots while they drain), so
+  // the counts of open flows stay with the entity they belong to.
   snap_gen_ = s->generation;
   balancer_.reset(*s);
   listener_active_.resize(s->listeners.size(), 0);
@@ -930,7 +930,8 @@ void Worker::arm(std::uint32_t fi) noexcept {
 
 bool Worker::redispatch(std::uint32_t fi) noexcept {
   Flow& f = flows_.at(fi);
-  if (f.retries_left == 0 || snap_ == nullptr || snap_->generation != f.snapshot_gen) {
+  if (f.retries_left == 0 || snap_ == nullptr || f.listener >= snap_->listeners.size() ||
+      snap_->listeners[f.listener].retired) {
     return false;
   }
   --f.retries_left;
@@ -945,7 +946,7 @@ bool Worker::redispatch(std::uint32_t fi) noexcept {
   // moving on, and a server that ignored one SYN is the likeliest to ignore the next. With
   // a single server the same one is tried again.
   std::uint16_t next = f.server;
-  if (s.listeners[f.listener].server_count > 1) {
+  if (s.listeners[f.listener].servers.size() > 1) {
     const std::uint16_t other = balancer_.pick(s, f.listener, f.server, full);
     if (other != kNoServer) {
       next = other;

@@ -31,15 +31,13 @@ WorkerHarness::WorkerHarness(std::uint32_t flows, void (*tweak)(dataplane::Snaps
   snap_->vips = {ip("198.18.0.100")};
   dataplane::ListenerSlot imap;
   imap.name = "imap";
-  imap.first_server = 0;
-  imap.server_count = 2;
+  imap.servers = {0, 1};
   imap.timeout_connect_ms = 5000;
   imap.timeout_client_ms = 60000;
   imap.timeout_server_ms = 60000;
   dataplane::ListenerSlot pop = imap;
   pop.name = "plain";
-  pop.first_server = 2;
-  pop.server_count = 1;
+  pop.servers = {2};
   snap_->listeners = {imap, pop};
   auto server = [](const char* name, const char* addr, std::uint16_t port, bool proxy) {
     dataplane::ServerSlot sv;

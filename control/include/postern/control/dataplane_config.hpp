@@ -19,9 +19,12 @@ dataplane::Settings build_settings(const config::Config& cfg,
                                    const std::vector<std::string>& extra_eal,
                                    config::Diagnostics& diags);
 
+// `previous` (the running snapshot, on reload) fixes the index of every listener and
+// server that survives, by name; removed ones stay as retired slots.
 std::unique_ptr<dataplane::Snapshot> build_snapshot(const config::Config& cfg,
                                                     const dataplane::Settings& settings,
                                                     std::uint32_t generation,
-                                                    config::Diagnostics& diags);
+                                                    config::Diagnostics& diags,
+                                                    const dataplane::Snapshot* previous = nullptr);
 
 }  // namespace postern::control

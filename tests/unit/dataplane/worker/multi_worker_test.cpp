@@ -48,7 +48,7 @@ TEST(MultiWorker, ServerReplyReachesTheWorkerThatOwnsTheSourcePort) {
   snap.generation = 1;
   snap.vips = {ip("198.18.0.100")};
   dataplane::ListenerSlot l;
-  l.server_count = 1;
+  l.servers = {0};
   snap.listeners = {l};
   dataplane::ServerSlot sv;
   sv.ip = ip("198.19.0.10");
