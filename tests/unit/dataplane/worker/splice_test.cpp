@@ -5,6 +5,7 @@
 #include <cstring>
 
 #include "proxy/proxy_decode.hpp"
+#include "session.hpp"
 #include "support/worker_harness.hpp"
 
 namespace postern::test {
@@ -75,6 +76,19 @@ Conn establish(WorkerHarness& h, std::uint32_t client_isn = kClientIsn,
   c.header = out.at(0).d;
   c.hs_ack = out.at(1).d;
   return c;
+}
+
+// The server acknowledges Postern's whole header (and nothing more).
+void server_acks_header(WorkerHarness& h, const Conn& c) {
+  h.receive(TcpPacket()
+                .eth(kServer1Mac, kPortServerMac)
+                .from("198.19.0.10", 143)
+                .to("198.19.0.1", c.syn.sport)
+                .seq(kServerIsn + 1)
+                .ack(kClientIsn + 1 + 28)
+                .flags(kAck)
+                .build(),
+            1);
 }
 
 TEST(Splice, SynIsRewrittenToServerWithOptionsUntouched) {
@@ -266,15 +280,7 @@ TEST(Splice, HeaderIsRetransmittedWithBackoffUntilAcked) {
   out = h.take();
   ASSERT_EQ(out.size(), 1U);
   // The server acknowledges: no more retransmissions.
-  h.receive(TcpPacket()
-                .eth(kServer1Mac, kPortServerMac)
-                .from("198.19.0.10", 143)
-                .to("198.19.0.1", c.syn.sport)
-                .seq(kServerIsn + 1)
-                .ack(kClientIsn + 1 + 28)
-                .flags(kAck)
-                .build(),
-            1);
+  server_acks_header(h, c);
   h.take();
   h.advance(5000);
   EXPECT_TRUE(h.take().empty());
@@ -421,15 +427,7 @@ TEST(Splice, HalfClosedFlowExpiresAfterTheFinTimeout) {
   WorkerHarness h;
   h.resolve_servers();
   const Conn c = establish(h);
-  h.receive(TcpPacket()
-                .eth(kServer1Mac, kPortServerMac)
-                .from("198.19.0.10", 143)
-                .to("198.19.0.1", c.syn.sport)
-                .seq(kServerIsn + 1)
-                .ack(kClientIsn + 1 + 28)
-                .flags(kAck)
-                .build(),
-            1);
+  server_acks_header(h, c);
   h.receive(TcpPacket()
                 .eth(kClientMac, kPortClientMac)
                 .from("198.18.0.2", kClientPort)
@@ -443,19 +441,10 @@ TEST(Splice, HalfClosedFlowExpiresAfterTheFinTimeout) {
   const std::uint32_t fin_ms = h.snapshot().listeners[0].timeout_fin_ms;
   ASSERT_LT(fin_ms, h.snapshot().listeners[0].timeout_client_ms);
   // Only TCP counts here: the neighbour cache re-probes the server's MAC after 30 s.
-  auto tcp = [](std::vector<Sent> all) {
-    std::vector<Sent> out;
-    for (auto& s : all) {
-      if (s.d.is_tcp) {
-        out.push_back(s);
-      }
-    }
-    return out;
-  };
   h.advance(fin_ms - 10);
-  EXPECT_TRUE(tcp(h.take()).empty());
+  EXPECT_TRUE(tcp_only(h.take()).empty());
   h.advance(20);
-  auto out = tcp(h.take());
+  auto out = tcp_only(h.take());
   ASSERT_EQ(out.size(), 2U);  // RST to both sides
   EXPECT_NE(out[0].d.flags & kRst, 0);
   EXPECT_NE(out[1].d.flags & kRst, 0);
@@ -466,15 +455,7 @@ TEST(Splice, BlindRstIsForwardedButDoesNotEndTheFlow) {
   WorkerHarness h;
   h.resolve_servers();
   const Conn c = establish(h);
-  h.receive(TcpPacket()
-                .eth(kServer1Mac, kPortServerMac)
-                .from("198.19.0.10", 143)
-                .to("198.19.0.1", c.syn.sport)
-                .seq(kServerIsn + 1)
-                .ack(kClientIsn + 1 + 28)
-                .flags(kAck)
-                .build(),
-            1);
+  server_acks_header(h, c);
   h.take();
   // RFC 5961 3.2: a RST far from the expected sequence number is a guess, not the client.
   h.receive(TcpPacket()
