@@ -37,48 +37,14 @@ void log_line(const std::string& msg) {
 std::string counters_json(const dataplane::Runtime& rt) {
   dataplane::WorkerCounters sum;
   for (const auto& w : rt.workers()) {
-    const auto& c = w->counters();
-    sum.rx_packets += c.rx_packets;
-    sum.tx_packets += c.tx_packets;
-    sum.rx_bytes += c.rx_bytes;
-    sum.tx_bytes += c.tx_bytes;
-    sum.arp_replies_sent += c.arp_replies_sent;
-    sum.arp_requests_sent += c.arp_requests_sent;
-    sum.icmp_echo_replies += c.icmp_echo_replies;
-    sum.rst_sent += c.rst_sent;
-    sum.flows_created += c.flows_created;
-    sum.flows_closed += c.flows_closed;
-    sum.flows_expired += c.flows_expired;
-    sum.proxy_headers_sent += c.proxy_headers_sent;
-    sum.proxy_retransmits += c.proxy_retransmits;
-    sum.proxy_headers_received += c.proxy_headers_received;
-    sum.syn_redispatched += c.syn_redispatched;
-    sum.connect_failures += c.connect_failures;
-    sum.active_flows += c.active_flows;
-    for (std::size_t i = 0; i < sum.drops.size(); ++i) {
-      sum.drops[i] += c.drops[i];
-    }
+    sum += w->counters();
   }
   std::ostringstream o;
   o << "{\n  \"counters\": {";
   const std::pair<const char*, std::uint64_t> rows[] = {
-      {"rx_packets", sum.rx_packets},
-      {"tx_packets", sum.tx_packets},
-      {"rx_bytes", sum.rx_bytes},
-      {"tx_bytes", sum.tx_bytes},
-      {"arp_replies_sent", sum.arp_replies_sent},
-      {"arp_requests_sent", sum.arp_requests_sent},
-      {"icmp_echo_replies", sum.icmp_echo_replies},
-      {"rst_sent", sum.rst_sent},
-      {"flows_created", sum.flows_created},
-      {"flows_closed", sum.flows_closed},
-      {"flows_expired", sum.flows_expired},
-      {"proxy_headers_sent", sum.proxy_headers_sent},
-      {"proxy_retransmits", sum.proxy_retransmits},
-      {"proxy_headers_received", sum.proxy_headers_received},
-      {"syn_redispatched", sum.syn_redispatched},
-      {"connect_failures", sum.connect_failures},
-      {"active_flows", sum.active_flows},
+#define POSTERN_X(name) {#name, sum.name},
+      POSTERN_WORKER_COUNTERS(POSTERN_X)
+#undef POSTERN_X
   };
   const char* sep = "\n";
   for (const auto& [k, v] : rows) {
