@@ -102,11 +102,9 @@ struct alignas(64) Flow {
   std::uint16_t syn_win = 0;
   std::uint16_t proxy_buf = 0xffff;  // accept-proxy: index of the header buffer, or none
   std::uint16_t proxy_have = 0;      // bytes of the upstream header buffered so far
-  std::uint32_t snapshot_gen = 0;
 
   std::uint64_t last_seen_ms = 0;
   std::uint64_t rtx_at_ms = 0;  // next retransmission of the header, 0: none
-  std::uint64_t born_ms = 0;
 
   // Timer wheel membership (intrusive, indices into the flow pool).
   std::uint64_t timer_deadline = 0;

@@ -570,7 +570,6 @@ void Worker::new_connection(rte_mbuf* m, FrameView& v, const BindEntry& bind) no
   f.server_port = sv.port;
   f.listener = bind.listener;
   f.server = server;
-  f.snapshot_gen = s.generation;
   f.client_port_id = static_cast<std::uint8_t>(m->port);
   f.server_port_id = sv.port_id;
   f.client_mac = v.eth->src_addr;
@@ -580,7 +579,6 @@ void Worker::new_connection(rte_mbuf* m, FrameView& v, const BindEntry& bind) no
   f.connect_ms = l.timeout_connect_ms;
   f.idle_ms = std::max(l.timeout_client_ms, l.timeout_server_ms);
   f.fin_ms = l.timeout_fin_ms;
-  f.born_ms = now_ms_;
   f.last_seen_ms = now_ms_;
   if (sv.send_proxy) {
     f.set(kFlowSendProxy);
