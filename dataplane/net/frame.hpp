@@ -11,7 +11,7 @@
 
 #include <cstdint>
 
-#include "worker/counters.hpp"
+#include "net/drop_reason.hpp"
 
 namespace postern::dataplane {
 

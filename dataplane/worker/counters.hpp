@@ -5,49 +5,9 @@
 #include <array>
 #include <cstdint>
 
+#include "net/drop_reason.hpp"
+
 namespace postern::dataplane {
-
-#define POSTERN_DROP_REASONS(X)                     \
-  X(kFrameTooShort, "frame_too_short")              \
-  X(kUnsupportedEtherType, "unsupported_ethertype") \
-  X(kBadIpHeader, "bad_ip_header")                  \
-  X(kBadIpChecksum, "bad_ip_checksum")              \
-  X(kIpFragment, "ip_fragment")                     \
-  X(kTtlExpired, "ttl_expired")                     \
-  X(kNotForUs, "not_for_us")                        \
-  X(kUnsupportedProtocol, "unsupported_protocol")   \
-  X(kBadTcpHeader, "bad_tcp_header")                \
-  X(kBadArp, "bad_arp")                             \
-  X(kIcmpIgnored, "icmp_ignored")                   \
-  X(kNoListener, "no_listener")                     \
-  X(kNoServer, "no_server")                         \
-  X(kMaxconn, "maxconn")                            \
-  X(kFlowTableFull, "flow_table_full")              \
-  X(kPortsExhausted, "source_ports_exhausted")      \
-  X(kNoFlow, "no_flow")                             \
-  X(kNeighbourQueueFull, "neighbour_queue_full")    \
-  X(kNeighbourUnresolved, "neighbour_unresolved")   \
-  X(kTxFull, "tx_full")                             \
-  X(kMbufExhausted, "mbuf_exhausted")               \
-  X(kProxyHeaderBad, "proxy_header_malformed")      \
-  X(kProxyHeaderTimeout, "proxy_header_timeout")    \
-  X(kProxyBufferFull, "proxy_buffers_exhausted")    \
-  X(kHandoffFull, "handoff_ring_full")              \
-  X(kIpv6, "ipv6_not_enabled")
-
-enum class DropReason : std::uint8_t {
-#define POSTERN_X(id, name) id,
-  POSTERN_DROP_REASONS(POSTERN_X)
-#undef POSTERN_X
-      kCount
-};
-
-inline constexpr std::array<const char*, static_cast<std::size_t>(DropReason::kCount)>
-    kDropReasonNames = {
-#define POSTERN_X(id, name) name,
-        POSTERN_DROP_REASONS(POSTERN_X)
-#undef POSTERN_X
-};
 
 // Event counters, one list for the struct, the sum over workers and every report.
 #define POSTERN_WORKER_COUNTERS(X) \
