@@ -13,7 +13,7 @@
 #include "postern/config/load.hpp"
 #include "postern/control/cli.hpp"
 #include "postern/control/dataplane_config.hpp"
-#include "worker/runtime.hpp"
+#include "postern/dataplane/runtime.hpp"
 
 namespace postern::control {
 namespace {
@@ -36,8 +36,8 @@ void log_line(const std::string& msg) {
 // Counters summed over workers, as JSON (written to admin.state_file and printed at exit).
 std::string counters_json(const dataplane::Runtime& rt) {
   dataplane::WorkerCounters sum;
-  for (const auto& w : rt.workers()) {
-    sum += w->counters();
+  for (std::size_t w = 0; w < rt.worker_count(); ++w) {
+    sum += rt.counters(w);
   }
   std::ostringstream o;
   o << "{\n  \"counters\": {";
@@ -63,9 +63,9 @@ std::string counters_json(const dataplane::Runtime& rt) {
     for (std::uint16_t s = 0; s < snap->servers.size(); ++s) {
       std::uint64_t active = 0;
       std::uint64_t total = 0;
-      for (const auto& w : rt.workers()) {
-        active += w->server_active(s);
-        total += w->server_total(s);
+      for (std::size_t w = 0; w < rt.worker_count(); ++w) {
+        active += rt.slots(w).server_active[s].get();
+        total += rt.slots(w).server_total[s].get();
       }
       o << sep << "    {\"name\": \"" << snap->servers[s].name << "\", \"active\": " << active
         << ", \"total\": " << total << (snap->servers[s].retired ? ", \"retired\": true" : "")

@@ -7,6 +7,7 @@
 #include <cstring>
 #include <map>
 #include <optional>
+#include <type_traits>
 
 namespace postern::control {
 namespace {
@@ -126,16 +127,20 @@ std::unique_ptr<dataplane::Snapshot> build_snapshot(const config::Config& cfg,
       snap->servers.push_back(retired);
     }
   }
-  // Indices are 16-bit, and 0xffff means none.
+  // Workers size their per-slot counts for the most slots a snapshot may hold.
   auto slot = [&diags](auto& table, auto& index_of, const std::string& name,
                        const config::Origin& origin) -> std::optional<std::uint16_t> {
     if (auto it = index_of.find(name); it != index_of.end()) {
       return it->second;
     }
-    if (table.size() >= 0xffff) {
+    const bool listeners =
+        std::is_same_v<std::decay_t<decltype(table)>, std::vector<dataplane::ListenerSlot>>;
+    const std::size_t most = listeners ? dataplane::kMaxListeners : dataplane::kMaxServers;
+    if (table.size() >= most) {
       diags.error(origin.file, origin.line, origin.column,
-                  "too many listeners or servers (at most 65535, counting those removed by "
-                  "reloads that still drain)");
+                  std::string("too many ") + (listeners ? "listeners" : "servers") + " (at most " +
+                      std::to_string(most) +
+                      ", counting those removed by reloads that still drain)");
       return std::nullopt;
     }
     const auto i = static_cast<std::uint16_t>(table.size());
@@ -175,6 +180,11 @@ std::unique_ptr<dataplane::Snapshot> build_snapshot(const config::Config& cfg,
       be.listener = listener_index;
       be.accept_proxy = b.accept_proxy;
       snap->binds.push_back(be);
+      // `bind ADDR:PORT` with an address of its own makes that address a VIP, as HAProxy
+      // binds it: Postern answers ARP for it and announces it when a reload adds it.
+      if (be.vip != 0 && !snap->is_vip(be.vip)) {
+        snap->vips.push_back(be.vip);
+      }
     }
     for (const auto& sv : l.servers) {
       if (!sv.endpoint || !require_v4(sv.endpoint->address, sv.origin, "server", diags)) {

@@ -1,5 +1,6 @@
 // One spliced TCP connection as a worker remembers it: both address pairs, the TCP state
-// seen from the middle, the sequence shift and the timers. Owned by exactly one worker.
+// seen from the middle, the sequence and timestamp offsets, and the timers. Owned by exactly
+// one worker.
 #pragma once
 
 #include <rte_ether.h>
@@ -39,11 +40,14 @@ enum FlowFlags : std::uint16_t {
   kFlowAcceptProxy = 1U << 6,  // the client is an upstream proxy sending a header first
   kFlowClientFinAcked = 1U << 7,
   kFlowServerFinAcked = 1U << 8,
-  kFlowHeaderSent = 1U << 9,
+  kFlowHeaderSent = 1U << 9,          // the shift is on: delta (and in_len) are final
   kFlowFastRetransmitted = 1U << 10,  // the header went again on a duplicate ACK this period
+  kFlowWindowScale = 1U << 11,        // both SYNs carried window scale (RFC 7323 section 2)
+  kFlowSynAcked = 1U << 12,           // the server answered: it has a connection to reset
 };
 
 inline constexpr std::uint32_t kNoIndex = 0xffffffffU;
+inline constexpr std::uint16_t kNoBuffer = 0xffff;
 
 struct alignas(64) Flow {
   // Client side: client -> VIP.
@@ -57,14 +61,33 @@ struct alignas(64) Flow {
   std::uint16_t local_port = 0;
   std::uint16_t server_port = 0;
 
-  // The addresses the PROXY header names: the client and the VIP it reached, or what an
-  // upstream proxy's own header said (accept-proxy; it may name IPv6 addresses). Addresses
-  // in network order (IPv4 in the first four bytes), ports in network order.
-  bool origin_v6 = false;
-  std::uint8_t origin_src[16] = {};
-  std::uint8_t origin_dst[16] = {};
-  std::uint16_t origin_src_port = 0;
-  std::uint16_t origin_dst_port = 0;
+  // Sequence spaces. The client's bytes travel in two spaces: the client's own, and the
+  // server's view of them, which starts at Postern's own ISN for the server-side 4-tuple
+  // (isn_off, RFC 6528) and, once the header is out, is shifted by its length (delta). The
+  // server's bytes keep the server's sequence numbers on both sides.
+  Seq client_isn;                // client space
+  Seq server_isn;                // the SYN-ACK the client acknowledged (or the latest seen)
+  Seq server_isn_prev;           // an earlier SYN-ACK's ISN, should the client ACK that one
+  std::uint32_t isn_off = 0;     // server-side ISN = client ISN + isn_off
+  std::uint32_t ts_off = 0;      // server-side TSval = client TSval + ts_off (RFC 7323 5.4)
+  std::int32_t delta = 0;        // once the header is out: hdr_len - in_len
+  std::uint16_t hdr_len = 0;     // bytes of the header Postern sends (0: none)
+  std::uint16_t in_len = 0;      // bytes of the upstream proxy's header consumed (accept-proxy)
+  std::uint16_t client_win = 0;  // window field of the client's latest segment (host order)
+
+  // The latest acknowledgement each side sent, its RCV.NXT, and the window it advertised:
+  // a RST must land in [RCV.NXT, RCV.NXT + RCV.WND) to be accepted (RFC 5961 3.2).
+  // client_acked is in the server's space (which the client shares); server_acked in the
+  // server's view of the client's bytes.
+  Seq client_acked;
+  Seq server_acked;
+  std::uint32_t client_wnd = 0;  // bytes, scale applied
+  std::uint32_t server_wnd = 0;
+  Seq client_fin_seq;  // sequence number of the client's FIN, client space
+  Seq server_fin_seq;
+
+  std::uint32_t ts_val = 0;  // client's latest TSval / TSecr (host order, client space)
+  std::uint32_t ts_ecr = 0;
 
   // Inactivity limits from the listener: established (the longer of `timeout client` and
   // `timeout server`, or `timeout tunnel`), and once one side has sent its FIN.
@@ -81,30 +104,24 @@ struct alignas(64) Flow {
   std::uint8_t retries_left = 0;
   std::uint8_t rtx_count = 0;
   std::uint8_t syn_opts_len = 0;
+  std::uint8_t client_wscale = 0;  // shift of the client's windows, once negotiated
+  std::uint8_t server_wscale = 0;
 
-  rte_ether_addr client_mac{};  // where client-bound frames go (the SYN's source MAC)
-  rte_ether_addr server_mac{};
+  // Where client-bound frames go: the source MAC of the client's latest frame (its router,
+  // or the client on a shared link), refreshed on every frame so a gateway that changes its
+  // MAC is followed. Server-bound frames take the MAC from the neighbour cache entry of
+  // next_hop on every send, so an ARP update reaches established flows.
+  rte_ether_addr client_mac{};
+  std::uint32_t next_hop = 0;  // network order: the server, or the gateway towards it
 
-  Seq client_isn;
-  Seq server_isn;
-  // The latest acknowledgement each side sent: its RCV.NXT, which is the sequence number a
-  // RST towards it must carry to be accepted (RFC 5961 3.2). client_acked is in the server's
-  // space (not shifted); server_acked in the shifted client space the server sees.
-  Seq client_acked;
-  Seq server_acked;
-  Seq client_fin_seq;  // sequence number of the client's FIN, client space
-  Seq server_fin_seq;
-  std::int32_t delta = 0;        // client->server sequence shift once the header is out
-  std::uint16_t hdr_len = 0;     // bytes of the header Postern sends
-  std::uint16_t client_win = 0;  // raw window field of the client's latest segment
-  std::uint32_t ts_val = 0;      // client's latest TSval / TSecr (host order)
-  std::uint32_t ts_ecr = 0;
-  std::uint16_t syn_win = 0;
-  std::uint16_t proxy_buf = 0xffff;  // accept-proxy: index of the header buffer, or none
-  std::uint16_t proxy_have = 0;      // bytes of the upstream header buffered so far
+  std::uint16_t syn_win = 0;            // the SYN's window field (host order)
+  std::uint16_t proxy_buf = kNoBuffer;  // accept-proxy: index of the header buffer, or none
+  std::uint16_t proxy_have = 0;         // bytes of the upstream header buffered so far
+  std::uint32_t neighbour = kNoIndex;   // cached slot of next_hop in the neighbour cache
 
   std::uint64_t last_seen_ms = 0;
-  std::uint64_t rtx_at_ms = 0;  // next retransmission of the header, 0: none
+  std::uint64_t rtx_at_ms = 0;    // next retransmission of the header, 0: none
+  std::uint64_t deadline_ms = 0;  // connect / accept-proxy header: absolute, 0: none
 
   // Timer wheel membership (intrusive, indices into the flow pool).
   std::uint64_t timer_deadline = 0;
@@ -112,6 +129,15 @@ struct alignas(64) Flow {
   std::uint32_t timer_prev = kNoIndex;
   std::uint32_t timer_slot = kNoIndex;
   std::uint32_t free_next = kNoIndex;
+
+  // The addresses the PROXY header names: the client and the VIP it reached, or what an
+  // upstream proxy's own header said (accept-proxy; it may name IPv6 addresses). Addresses
+  // in network order (IPv4 in the first four bytes), ports in network order.
+  bool origin_v6 = false;
+  std::uint8_t origin_src[16] = {};
+  std::uint8_t origin_dst[16] = {};
+  std::uint16_t origin_src_port = 0;
+  std::uint16_t origin_dst_port = 0;
 
   // The client's SYN options, so a re-dispatched SYN goes out as the client wrote it.
   std::uint8_t syn_opts[40] = {};
@@ -122,6 +148,15 @@ struct alignas(64) Flow {
   std::uint64_t idle_limit_ms() const { return state == FlowState::kClosing ? fin_ms : idle_ms; }
   FlowKey client_key() const { return {client_ip, vip_ip, client_port, vip_port}; }
   FlowKey server_key() const { return {server_ip, local_ip, server_port, local_port}; }
+
+  // Client space -> the server's view of the client's bytes: both offsets.
+  std::int32_t seq_shift() const { return static_cast<std::int32_t>(isn_off) + delta; }
+  // The server-side sequence number of the first byte after the SYN: where our header goes.
+  Seq server_first() const { return client_isn + static_cast<std::int32_t>(isn_off) + 1; }
+  // Client space: the first byte the client sent that the server receives.
+  Seq client_first() const { return client_isn + 1 + static_cast<std::int32_t>(in_len); }
+  // The server-side sequence number just after our header.
+  Seq header_end() const { return server_first() + static_cast<std::int32_t>(hdr_len); }
 };
 
 }  // namespace postern::dataplane

@@ -11,7 +11,7 @@
 
 #include <cstdint>
 
-#include "net/drop_reason.hpp"
+#include "postern/dataplane/drop_reason.hpp"
 
 namespace postern::dataplane {
 

@@ -39,6 +39,11 @@ NeighbourCache::Entry* NeighbourCache::find_or_create(std::uint32_t ip) noexcept
   return nullptr;
 }
 
+std::uint32_t NeighbourCache::slot_of(std::uint32_t ip) const noexcept {
+  const Entry* e = find(ip);
+  return e == nullptr ? kNoSlot : static_cast<std::uint32_t>(e - entries_.data());
+}
+
 const rte_ether_addr* NeighbourCache::lookup(std::uint32_t ip) const noexcept {
   const Entry* e = find(ip);
   if (e == nullptr || !e->has_mac) {

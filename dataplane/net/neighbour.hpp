@@ -42,6 +42,19 @@ class NeighbourCache {
   // The MAC of `ip` if resolved.
   const rte_ether_addr* lookup(std::uint32_t ip) const noexcept;
 
+  static constexpr std::uint32_t kNoSlot = 0xffffffffU;
+  // Entries never move while they live, so a flow can keep the slot of its next hop and read
+  // the MAC from there on every send: an ARP update reaches established flows at once.
+  std::uint32_t slot_of(std::uint32_t ip) const noexcept;
+  // The MAC in `slot` if that slot still holds a resolved `ip`.
+  const rte_ether_addr* mac_at(std::uint32_t slot, std::uint32_t ip) const noexcept {
+    if (slot >= kEntries) {
+      return nullptr;
+    }
+    const Entry& e = entries_[slot];
+    return (e.state != State::kFree && e.ip == ip && e.has_mac) ? &e.mac : nullptr;
+  }
+
   enum class QueueResult : std::uint8_t { kQueuedProbe, kQueued, kFull };
   // Parks a frame for `ip` (egress `port_id`); kQueuedProbe means the caller must send an
   // ARP request now. On kFull the caller keeps ownership of the mbuf.

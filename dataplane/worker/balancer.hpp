@@ -6,7 +6,7 @@
 #include <cstdint>
 #include <vector>
 
-#include "worker/snapshot.hpp"
+#include "postern/dataplane/snapshot.hpp"
 
 namespace postern::dataplane {
 
@@ -14,8 +14,9 @@ inline constexpr std::uint16_t kNoServer = 0xffff;
 
 class Balancer {
  public:
-  // Sizes the per-server state for a snapshot (called when a new snapshot is adopted).
-  void reset(const Snapshot& snap);
+  Balancer();
+  // Starts the rotation afresh for a newly adopted snapshot.
+  void reset(const Snapshot& snap) noexcept;
 
   // Picks a server of `listener`, skipping `exclude` (a server that just failed) and servers
   // for which `full(server)` says maxconn is reached. Returns kNoServer if none is usable.

@@ -1,5 +1,5 @@
 // Runtime bring-up and teardown.
-#include "worker/runtime.hpp"
+#include "postern/dataplane/runtime.hpp"
 
 #include <rte_eal.h>
 #include <rte_ethdev.h>
@@ -12,6 +12,7 @@
 #include <string>
 
 #include "port/port.hpp"
+#include "worker/worker.hpp"
 
 namespace postern::dataplane {
 namespace {
@@ -119,6 +120,14 @@ Runtime::~Runtime() {
   }
   rte_mempool_free(pool_);
   rte_eal_cleanup();
+}
+
+const WorkerCounters& Runtime::counters(std::size_t worker) const {
+  return workers_[worker]->counters();
+}
+
+const WorkerSlots& Runtime::slots(std::size_t worker) const {
+  return workers_[worker]->slots();
 }
 
 void Runtime::publish(std::unique_ptr<Snapshot> next) {

@@ -1,5 +1,5 @@
 // Connected-subnet and static-route lookup, used when servers are compiled into a snapshot.
-#include "worker/settings.hpp"
+#include "postern/dataplane/settings.hpp"
 
 #include <rte_byteorder.h>
 

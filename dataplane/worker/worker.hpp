@@ -1,5 +1,8 @@
-// The worker: one per worker lcore, owning its flow table, timers, neighbour cache, source
-// ports and counters, and stringing the stages of the packet walk together over bursts.
+// The worker: one per worker lcore, the thin shell around the stages of the packet walk. It
+// owns the mbufs, the TX queues, the flow table and timers, the neighbour cache, the source
+// ports and the counters; it classifies each frame (net/), asks the splice state machine
+// (flow/) what a segment means, rewrites it (nat/) and sends it, and hands frames over to
+// the worker that owns their flow.
 #pragma once
 
 #include <rte_mbuf.h>
@@ -13,31 +16,23 @@
 #include <vector>
 
 #include "flow/flow_table.hpp"
+#include "flow/tcp_splice.hpp"
 #include "flow/timer_wheel.hpp"
 #include "nat/port_allocator.hpp"
+#include "nat/seq_offsets.hpp"
 #include "net/frame.hpp"
 #include "net/neighbour.hpp"
+#include "postern/dataplane/counters.hpp"
+#include "postern/dataplane/settings.hpp"
+#include "postern/dataplane/snapshot.hpp"
 #include "proxy/proxy_protocol.hpp"
 #include "worker/balancer.hpp"
-#include "worker/counters.hpp"
-#include "worker/settings.hpp"
-#include "worker/snapshot.hpp"
 
 namespace postern::dataplane {
 
 inline constexpr std::uint16_t kBurst = 32;
 inline constexpr std::uint32_t kMaxPorts = 8;
-// How long a closed flow lingers to absorb retransmitted FINs and final ACKs.
-inline constexpr std::uint64_t kClosedLingerMs = 2000;
-// First retransmission of Postern's header (Linux's TCP_RTO_MIN is 200 ms), doubled each time.
-inline constexpr std::uint64_t kHeaderRtoMs = 200;
-inline constexpr std::uint8_t kHeaderMaxRetransmits = 7;
-// accept-proxy: time allowed for the upstream proxy's header to arrive.
-inline constexpr std::uint64_t kAcceptProxyTimeoutMs = 5000;
 // Room for the longest upstream header the decoder accepts (proxy::kV2MaxLen).
-// How far from the expected sequence number a RST may be and still end the flow (RFC 5961
-// leaves the window to the receiver; 1 MiB covers any window a mail session scales to).
-inline constexpr std::int32_t kRstWindow = 1 << 20;
 inline constexpr std::uint16_t kProxyBufferSize = static_cast<std::uint16_t>(proxy::kV2MaxLen);
 inline constexpr std::uint32_t kProxyBuffers = 4096;  // concurrent headers being read, per worker
 
@@ -54,6 +49,8 @@ struct WorkerDeps {
   TxBurstFn tx = nullptr;
   void* tx_ctx = nullptr;
   std::uint16_t queue = 0;  // this worker's RX/TX queue on every port
+  // Server-side ISNs and timestamp clocks; null: a secret key of the worker's own.
+  const SeqOffsets* offsets = nullptr;
 };
 
 class alignas(64) Worker {
@@ -69,6 +66,11 @@ class alignas(64) Worker {
   // The poll loop (runs until `stop`); `quiescent` is called once per iteration.
   void run(const std::atomic<bool>& stop, void (*quiescent)(void*), void* qctx);
 
+  // What the loop does, step by step (tests and the benchmark drive these directly).
+  // Before the first poll: takes the published snapshot and announces every local address.
+  void start() noexcept;
+  // Takes a newly published snapshot, announcing VIPs it adds.
+  void poll_snapshot() noexcept;
   // Processes one received frame (takes ownership of the mbuf).
   void handle(rte_mbuf* m) noexcept;
   // Handles the frames other workers handed over.
@@ -78,21 +80,10 @@ class alignas(64) Worker {
   void flush() noexcept;
   void set_now_ms(std::uint64_t now) noexcept { now_ms_ = now; }
   std::uint64_t now_ms() const noexcept { return now_ms_; }
-  // Announces every local address with gratuitous ARP.
-  void announce() noexcept;
 
   const WorkerCounters& counters() const { return counters_; }
+  const WorkerSlots& slots() const { return *slots_; }
   const FlowTable& flows() const { return flows_; }
-  // Per-listener / per-server active connection counts (for metrics).
-  std::uint64_t listener_active(std::uint16_t l) const {
-    return l < listener_active_.size() ? listener_active_[l] : 0;
-  }
-  std::uint64_t server_active(std::uint16_t s) const {
-    return s < server_active_.size() ? server_active_[s] : 0;
-  }
-  std::uint64_t server_total(std::uint16_t s) const {
-    return s < server_total_.size() ? server_total_[s] : 0;
-  }
 
  private:
   struct TxQueue {
@@ -100,19 +91,23 @@ class alignas(64) Worker {
     std::uint16_t n = 0;
   };
 
-  void adopt_snapshot() noexcept;
+  // Input, in the order of the walk.
   void handle_arp(rte_mbuf* m, FrameView& v) noexcept;
   void handle_icmp(rte_mbuf* m, FrameView& v) noexcept;
   void handle_tcp(rte_mbuf* m, FrameView& v) noexcept;
   void new_connection(rte_mbuf* m, FrameView& v, const BindEntry& bind) noexcept;
   void from_client(rte_mbuf* m, FrameView& v, std::uint32_t fi) noexcept;
   void from_server(rte_mbuf* m, FrameView& v, std::uint32_t fi) noexcept;
-  void accept_proxy_data(rte_mbuf* m, FrameView& v, std::uint32_t fi) noexcept;
+  void read_upstream_header(rte_mbuf* m, FrameView& v, std::uint32_t fi) noexcept;
   void on_timer(std::uint32_t fi) noexcept;
-  void arm(std::uint32_t fi) noexcept;
-  void close_flow(std::uint32_t fi) noexcept;
-  void release_flow(std::uint32_t fi) noexcept;
+
+  // What an Action asks for besides moving the segment.
+  void send_header_for(std::uint32_t fi, const splice::Action& a) noexcept;
+  void settle(std::uint32_t fi, const splice::Action& a) noexcept;
   bool redispatch(std::uint32_t fi) noexcept;
+  void release_flow(std::uint32_t fi) noexcept;
+  void give_back_header_buffer(Flow& f) noexcept;
+  void hand_over(rte_mbuf* m, std::uint32_t owner) noexcept;
 
   // Output.
   void send(std::uint16_t port, rte_mbuf* m) noexcept;
@@ -124,29 +119,29 @@ class alignas(64) Worker {
   void reply_rst(rte_mbuf* m, FrameView& v) noexcept;
   void send_arp(std::uint16_t port, std::uint16_t op, std::uint32_t sender_ip,
                 const rte_ether_addr& target_mac, std::uint32_t target_ip) noexcept;
+  void announce(std::uint32_t ip) noexcept;
   rte_mbuf* alloc() noexcept;
   void drop(rte_mbuf* m, DropReason r) noexcept;
 
   bool is_local_address(std::uint32_t ip) const noexcept;
   const InterfaceSettings* iface_for_port(std::uint16_t port) const noexcept;
   std::uint32_t owner_of_local_port(std::uint16_t port_be) const noexcept;
-  void idle_update(Flow& f) noexcept { f.last_seen_ms = now_ms_; }
+  bool server_full(const Snapshot& s, std::uint16_t sv) const noexcept;
 
   WorkerDeps deps_;
   const Settings& settings_;
   const Snapshot* snap_ = nullptr;
-  std::uint32_t snap_gen_ = 0;
   std::uint64_t now_ms_ = 0;
 
   FlowTable flows_;
   TimerWheel timers_;
   NeighbourCache neighbours_;
   Balancer balancer_;
+  SeqOffsets own_offsets_;
+  const SeqOffsets& offsets_;
   std::vector<PortAllocator> ports_;  // one per source address
   std::uint32_t next_source_ = 0;
-  std::vector<std::uint64_t> listener_active_;
-  std::vector<std::uint64_t> server_active_;
-  std::vector<std::uint64_t> server_total_;
+  std::unique_ptr<WorkerSlots> slots_;
   std::uint64_t active_ = 0;
   std::array<std::int16_t, RTE_MAX_ETHPORTS> iface_by_port_{};
   std::array<TxQueue, kMaxPorts> tx_{};
@@ -155,6 +150,7 @@ class alignas(64) Worker {
   std::vector<Worker*> peers_;
   rte_ring* inbox_ = nullptr;
   bool from_peer_ = false;  // the frame being handled came through the hand-off ring
+  bool started_ = false;    // start() ran: later snapshots announce the VIPs they add
   WorkerCounters counters_;
 };
 

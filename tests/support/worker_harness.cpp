@@ -7,7 +7,11 @@
 
 namespace postern::test {
 
-WorkerHarness::WorkerHarness(std::uint32_t flows, void (*tweak)(dataplane::Snapshot&)) {
+WorkerHarness::WorkerHarness(std::uint32_t flows, void (*tweak)(dataplane::Snapshot&),
+                             const dataplane::SeqOffsets* offsets) {
+  if (offsets != nullptr) {
+    offsets_ = *offsets;
+  }
   test_pool();
   settings_.workers = 1;
   settings_.flows = flows;
@@ -65,6 +69,7 @@ WorkerHarness::WorkerHarness(std::uint32_t flows, void (*tweak)(dataplane::Snaps
   deps.snapshot = &published_;
   deps.tx = &WorkerHarness::capture;
   deps.tx_ctx = this;
+  deps.offsets = &offsets_;
   worker_ = std::make_unique<dataplane::Worker>(deps);
   worker_->set_now_ms(now_);
 }

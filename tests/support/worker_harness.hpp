@@ -31,7 +31,10 @@ class WorkerHarness {
  public:
   // Listener "imap" on 198.18.0.100:143 with servers 198.19.0.10 and .11 (send-proxy-v2),
   // listener "plain" on :110 without the header; `tweak` may edit the snapshot first.
-  explicit WorkerHarness(std::uint32_t flows = 1024, void (*tweak)(dataplane::Snapshot&) = nullptr);
+  // `offsets` gives the server-side ISNs and timestamp clocks; by default none (the server
+  // sees the client's own ISN and TSval), so tests read sequence numbers directly.
+  explicit WorkerHarness(std::uint32_t flows = 1024, void (*tweak)(dataplane::Snapshot&) = nullptr,
+                         const dataplane::SeqOffsets* offsets = nullptr);
   ~WorkerHarness();
 
   void receive(const Bytes& frame, std::uint16_t port);
@@ -53,6 +56,7 @@ class WorkerHarness {
                                std::uint16_t n);
 
   dataplane::Settings settings_;
+  dataplane::SeqOffsets offsets_ = dataplane::SeqOffsets::none();
   std::unique_ptr<dataplane::Snapshot> snap_;
   std::atomic<const dataplane::Snapshot*> published_{nullptr};
   std::unique_ptr<dataplane::Worker> worker_;

@@ -8,8 +8,8 @@
 
 #include "postern/config/diagnostic.hpp"
 #include "postern/config/model.hpp"
-#include "worker/settings.hpp"
-#include "worker/snapshot.hpp"
+#include "postern/dataplane/settings.hpp"
+#include "postern/dataplane/snapshot.hpp"
 
 namespace postern::control {
 

@@ -146,7 +146,7 @@ TEST(AcceptProxy, MissingHeaderTimesOut) {
   WorkerHarness h(1024, &accept_proxy_on_143);
   h.resolve_servers();
   handshake(h);
-  h.advance(dataplane::kAcceptProxyTimeoutMs + 10);
+  h.advance(dataplane::splice::kAcceptProxyTimeoutMs + 10);
   auto out = h.take();
   ASSERT_EQ(out.size(), 2U);
   EXPECT_EQ(h.worker().counters().dropped(dataplane::DropReason::kProxyHeaderTimeout), 1U);

@@ -10,7 +10,7 @@
 namespace postern::test {
 namespace {
 
-using dataplane::kClosedLingerMs;
+using dataplane::splice::kClosedLingerMs;
 
 void weights_3_1(dataplane::Snapshot& s) {
   s.servers[0].weight = 3;
@@ -44,10 +44,10 @@ TEST(Balance, WeightsThreeToOneGiveASmoothInterleave) {
     seen.push_back(connect_from(h, static_cast<std::uint16_t>(50000 + p)));
   }
   EXPECT_EQ(seen, (std::vector<std::string>{s1, s1, s2, s1, s1, s1, s2, s1}));
-  EXPECT_EQ(h.worker().server_total(0), 6U);
-  EXPECT_EQ(h.worker().server_total(1), 2U);
-  EXPECT_EQ(h.worker().server_active(0), 6U);
-  EXPECT_EQ(h.worker().server_active(1), 2U);
+  EXPECT_EQ(h.worker().slots().server_total[0].get(), 6U);
+  EXPECT_EQ(h.worker().slots().server_total[1].get(), 2U);
+  EXPECT_EQ(h.worker().slots().server_active[0].get(), 6U);
+  EXPECT_EQ(h.worker().slots().server_active[1].get(), 2U);
 }
 
 TEST(Balance, ServerAtMaxconnIsSkippedUntilItsFlowIsReleased) {
@@ -58,21 +58,21 @@ TEST(Balance, ServerAtMaxconnIsSkippedUntilItsFlowIsReleased) {
   EXPECT_EQ(ip_str(a.server_ip), "198.19.0.10");
   EXPECT_EQ(connect_from(h, 50002), "198.19.0.11");
   EXPECT_EQ(connect_from(h, 50003), "198.19.0.11");
-  EXPECT_EQ(h.worker().server_active(0), 1U);
-  EXPECT_EQ(h.worker().server_active(1), 2U);
+  EXPECT_EQ(h.worker().slots().server_active[0].get(), 1U);
+  EXPECT_EQ(h.worker().slots().server_active[1].get(), 2U);
 
   // The first connection runs, then the client aborts it.
   a.synack();
   a.handshake_ack();
   a.send_client(a.client().seq(a.client_isn + 1).ack(a.server_isn + 1).flags(kRst | kAck));
   h.advance(kClosedLingerMs + 10);
-  EXPECT_EQ(h.worker().server_active(0), 0U);
+  EXPECT_EQ(h.worker().slots().server_active[0].get(), 0U);
   // s1 is usable again; the smooth schedule owes s2 one pick first.
   const std::string d = connect_from(h, 50004);
   const std::string e = connect_from(h, 50005);
   EXPECT_NE(d, e);
   EXPECT_TRUE(d == "198.19.0.10" || e == "198.19.0.10");
-  EXPECT_EQ(h.worker().server_active(0), 1U);
+  EXPECT_EQ(h.worker().slots().server_active[0].get(), 1U);
   // And full again.
   EXPECT_EQ(connect_from(h, 50006), "198.19.0.11");
 }

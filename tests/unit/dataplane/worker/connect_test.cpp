@@ -11,7 +11,7 @@
 namespace postern::test {
 namespace {
 
-using dataplane::kClosedLingerMs;
+using dataplane::splice::kClosedLingerMs;
 
 constexpr std::uint32_t kConnectMs = 5000;  // the harness's `timeout connect`
 
@@ -47,8 +47,8 @@ TEST(Connect, ServerRstToTheSynIsRedispatchedToTheOtherServer) {
   EXPECT_EQ(0, std::memcmp(d.dst_mac.b, kServer2Mac.b, 6));
   EXPECT_EQ(h.worker().counters().syn_redispatched, 1U);
   EXPECT_EQ(h.worker().counters().connect_failures, 1U);
-  EXPECT_EQ(h.worker().server_active(0), 0U);
-  EXPECT_EQ(h.worker().server_active(1), 1U);
+  EXPECT_EQ(h.worker().slots().server_active[0].get(), 0U);
+  EXPECT_EQ(h.worker().slots().server_active[1].get(), 1U);
 
   // The second server answers: the connection proceeds with it.
   s.server_ip = d.dst;
@@ -100,7 +100,8 @@ TEST(Connect, ServerRstsUntilRetriesAreExhaustedThenTheClientGetsTheRst) {
   EXPECT_EQ(h.worker().counters().flows_closed, 1U);
   h.advance(kClosedLingerMs + 10);
   EXPECT_EQ(h.worker().flows().size(), 0U);
-  EXPECT_EQ(h.worker().server_active(0) + h.worker().server_active(1), 0U);
+  EXPECT_EQ(h.worker().slots().server_active[0].get() + h.worker().slots().server_active[1].get(),
+            0U);
 }
 
 // RFC 9293 section 3.10.7.3 (SYN-SENT): a RST is acceptable only if its ACK acknowledges the
@@ -242,8 +243,8 @@ TEST(Connect, RetransmittedSynGoesToTheSameServerFromTheSameLocalPort) {
   EXPECT_EQ(d.ttl, 63);
   EXPECT_EQ(h.worker().flows().size(), 1U);
   EXPECT_EQ(h.worker().counters().flows_created, 1U);
-  EXPECT_EQ(h.worker().server_total(0), 1U);
-  EXPECT_EQ(h.worker().server_total(1), 0U);
+  EXPECT_EQ(h.worker().slots().server_total[0].get(), 1U);
+  EXPECT_EQ(h.worker().slots().server_total[1].get(), 0U);
 }
 
 // DESIGN.md step 6: "a SYN with no SYN-ACK within `timeout connect` is re-dispatched" (HAProxy:
@@ -278,31 +279,35 @@ TEST(Connect, ClientSynRetransmissionsDoNotPostponeTheConnectTimeout) {
 }
 
 // A SYN with another ISN on the same 4-tuple while the first attempt is still unanswered is a
-// new attempt (the client gave up on the first and reused the port). from_client forwards it
-// as it is but keeps client_isn / syn_opts of the first SYN, so the PROXY segment goes out at
-// the old ISN + 1 (outside the server's window) and a re-dispatched SYN (build_syn) would
-// carry the old ISN, which the client would answer with a RST.
+// new attempt (the client gave up on the first and reused the port). The server may already
+// hold the first SYN (its SYN-ACK lost), and Linux resets a request that sees a SYN with
+// another sequence number; so the server keeps seeing the first attempt's ISN, and only the
+// offset to the client's space moves: the SYN-ACK acknowledges the new ISN for the client,
+// the header and the client's bytes follow the first ISN towards the server.
 TEST(Connect, SynWithANewIsnInSynSentRestartsTheAttempt) {
   WorkerHarness h;
   h.resolve_servers();
   Session s(h);
   s.syn();
   h.advance(1000);
-  s.client_isn = 7000;
-  const auto out = s.send_client(s.client()
-                                     .seq(s.client_isn)
-                                     .flags(kSyn)
-                                     .mss(1460)
-                                     .sack_permitted()
-                                     .timestamp(2222, 0)
-                                     .wscale(7));
+  const auto out = s.send_client(
+      s.client().seq(7000).flags(kSyn).mss(1460).sack_permitted().timestamp(2222, 0).wscale(7));
   ASSERT_EQ(out.size(), 1U);
-  EXPECT_EQ(out[0].d.seq, 7000U);
-  s.synack();
-  const auto hs = s.handshake_ack();
+  EXPECT_EQ(out[0].d.seq, 1000U) << "the server sees the first attempt's SYN again";
+  const auto sa = s.send_server(
+      s.server().seq(s.server_isn).ack(1001).flags(kSyn | kAck).mss(1460).timestamp(900, 2222));
+  ASSERT_EQ(sa.size(), 1U);
+  EXPECT_EQ(sa[0].d.ack, 7001U) << "the client sees its new ISN acknowledged";
+  const auto hs = tcp_only(
+      s.send_client(s.client().seq(7001).ack(s.server_isn + 1).flags(kAck).timestamp(2223, 900)));
   ASSERT_EQ(hs.size(), 2U);
-  EXPECT_EQ(hs[0].d.seq, 7001U);
-  EXPECT_EQ(hs[1].d.seq, 7001U + kHeaderLen);
+  EXPECT_EQ(hs[0].d.seq, 1001U);
+  EXPECT_EQ(hs[0].d.payload.size(), kHeaderLen);
+  EXPECT_EQ(hs[1].d.seq, 1001U + kHeaderLen);
+  const auto data = tcp_only(s.send_client(
+      s.client().seq(7001).ack(s.server_isn + 1).flags(kAck | kPsh).payload("a1 LOGIN\r\n")));
+  ASSERT_EQ(data.size(), 1U);
+  EXPECT_EQ(data[0].d.seq, 1001U + kHeaderLen);
 }
 
 TEST(Connect, ClientReusingItsPortAfterTheOldFlowClosedGetsAFreshConnection) {

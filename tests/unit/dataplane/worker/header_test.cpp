@@ -12,9 +12,9 @@
 namespace postern::test {
 namespace {
 
-using dataplane::kClosedLingerMs;
-using dataplane::kHeaderMaxRetransmits;
-using dataplane::kHeaderRtoMs;
+using dataplane::splice::kClosedLingerMs;
+using dataplane::splice::kHeaderMaxRetransmits;
+using dataplane::splice::kHeaderRtoMs;
 
 TEST(Header, DataInTheFirstClientSegmentFollowsTheHeaderShifted) {
   WorkerHarness h;

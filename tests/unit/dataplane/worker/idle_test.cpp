@@ -10,7 +10,7 @@
 namespace postern::test {
 namespace {
 
-using dataplane::kClosedLingerMs;
+using dataplane::splice::kClosedLingerMs;
 
 constexpr std::uint64_t kIdleMs = 60000;  // max(30 s client, 60 s server)
 

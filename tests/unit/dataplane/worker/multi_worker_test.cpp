@@ -106,7 +106,7 @@ TEST(MultiWorker, ServerReplyReachesTheWorkerThatOwnsTheSourcePort) {
                                  .from("198.19.0.10", 143)
                                  .to("198.19.0.1", syn.sport)
                                  .seq(500)
-                                 .ack(11)
+                                 .ack(syn.seq + 1)
                                  .flags(kSyn | kAck)
                                  .build(),
                              1));

@@ -322,7 +322,7 @@ TEST(Splice, DuplicateAckAtIsnResendsHeaderAtOnce) {
   }
   EXPECT_EQ(h.worker().counters().proxy_retransmits, 1U);
   // After the timer's retransmission a new duplicate may trigger one more.
-  h.advance(dataplane::kHeaderRtoMs + 1);
+  h.advance(dataplane::splice::kHeaderRtoMs + 1);
   EXPECT_EQ(h.take().size(), 1U);
   h.receive(dup, 1);
   EXPECT_EQ(h.take().size(), 2U);
@@ -469,7 +469,7 @@ TEST(Splice, BlindRstIsForwardedButDoesNotEndTheFlow) {
   auto out = h.take();
   ASSERT_EQ(out.size(), 1U);  // the server judges it
   EXPECT_EQ(h.worker().counters().flows_closed, 0U);
-  h.advance(dataplane::kClosedLingerMs + 100);
+  h.advance(dataplane::splice::kClosedLingerMs + 100);
   EXPECT_EQ(h.worker().flows().size(), 1U);
   // The client's real RST, at the sequence number the server expects, ends it.
   h.receive(TcpPacket()

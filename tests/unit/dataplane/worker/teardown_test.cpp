@@ -11,7 +11,7 @@ namespace postern::test {
 namespace {
 
 using dataplane::DropReason;
-using dataplane::kClosedLingerMs;
+using dataplane::splice::kClosedLingerMs;
 
 // A connection past the greeting: the server acknowledged the header and sent 6 bytes, the
 // client sent 8 bytes that the server acknowledged.
@@ -64,8 +64,8 @@ TEST(Teardown, ClientRstIsForwardedShiftedThenFlowLingersAndIsReleased) {
   h.advance(20);
   EXPECT_EQ(h.worker().flows().size(), 0U);
   EXPECT_TRUE(h.take().empty());  // releasing sends nothing
-  EXPECT_EQ(h.worker().listener_active(0), 0U);
-  EXPECT_EQ(h.worker().server_active(0), 0U);
+  EXPECT_EQ(h.worker().slots().listener_active[0].get(), 0U);
+  EXPECT_EQ(h.worker().slots().server_active[0].get(), 0U);
 }
 
 TEST(Teardown, ServerRstIsForwardedWithAckMappedToClientSpace) {

@@ -1,8 +1,10 @@
 // The running configuration as workers read it: compiled by the control thread into dense
 // arrays indexed by small integers, immutable once published (DESIGN.md "Config snapshots").
+// Part of the dataplane's public header set.
 #pragma once
 
 #include <atomic>
+#include <cstddef>
 #include <cstdint>
 #include <string>
 #include <vector>
@@ -10,6 +12,10 @@
 namespace postern::dataplane {
 
 inline constexpr std::uint16_t kNoListener = 0xffff;
+// The most listener and server slots a snapshot may hold, retired ones included: workers
+// size their per-slot counts for these at start.
+inline constexpr std::size_t kMaxListeners = 1024;
+inline constexpr std::size_t kMaxServers = 4096;
 
 struct ServerSlot {
   std::string name;          // "listener/server", for metrics only (never read per packet)

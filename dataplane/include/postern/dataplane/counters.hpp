@@ -1,11 +1,13 @@
-// Per-worker counters: plain integers owned by one worker, summed by the control thread at
-// scrape time. Every drop has a named reason.
+// Per-worker counters: written by one worker, summed by the control thread at scrape time.
+// Every drop has a named reason. Part of the dataplane's public header set.
 #pragma once
 
 #include <array>
+#include <atomic>
 #include <cstdint>
 
-#include "net/drop_reason.hpp"
+#include "postern/dataplane/drop_reason.hpp"
+#include "postern/dataplane/snapshot.hpp"
 
 namespace postern::dataplane {
 
@@ -17,7 +19,10 @@ namespace postern::dataplane {
   X(tx_bytes)                      \
   X(arp_replies_sent)              \
   X(arp_requests_sent)             \
+  X(arp_announcements_sent)        \
   X(icmp_echo_replies)             \
+  X(icmp_errors_forwarded)         \
+  X(icmp_errors_sent)              \
   X(rst_sent)                      \
   X(flows_created)                 \
   X(flows_closed)                  \
@@ -27,6 +32,7 @@ namespace postern::dataplane {
   X(proxy_headers_received)        \
   X(syn_redispatched)              \
   X(connect_failures)              \
+  X(handoff_sent)                  \
   X(active_flows)
 
 struct alignas(64) WorkerCounters {
@@ -52,6 +58,29 @@ struct alignas(64) WorkerCounters {
     }
     return *this;
   }
+};
+
+// A count with one writer (its worker) and readers on other threads: relaxed atomic loads
+// and stores, which are plain moves on x86 (no locked instruction on the packet path).
+class OwnedCount {
+ public:
+  void add(std::int64_t d) noexcept {
+    v_.store(v_.load(std::memory_order_relaxed) + static_cast<std::uint64_t>(d),
+             std::memory_order_relaxed);
+  }
+  std::uint64_t get() const noexcept { return v_.load(std::memory_order_relaxed); }
+
+ private:
+  std::atomic<std::uint64_t> v_{0};
+};
+
+// Per-listener and per-server counts of one worker, indexed like the snapshot's slots and
+// sized for the most slots a snapshot may have, so a reload never resizes what a reader
+// may be reading and a worker never allocates.
+struct WorkerSlots {
+  std::array<OwnedCount, kMaxListeners> listener_active;
+  std::array<OwnedCount, kMaxServers> server_active;
+  std::array<OwnedCount, kMaxServers> server_total;
 };
 
 }  // namespace postern::dataplane

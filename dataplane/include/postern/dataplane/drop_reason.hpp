@@ -17,6 +17,7 @@ namespace postern::dataplane {
   X(kNotForUs, "not_for_us")                        \
   X(kUnsupportedProtocol, "unsupported_protocol")   \
   X(kBadTcpHeader, "bad_tcp_header")                \
+  X(kBadSynAck, "syn_ack_mismatch")                 \
   X(kBadArp, "bad_arp")                             \
   X(kIcmpIgnored, "icmp_ignored")                   \
   X(kNoListener, "no_listener")                     \
@@ -32,6 +33,7 @@ namespace postern::dataplane {
   X(kProxyHeaderBad, "proxy_header_malformed")      \
   X(kProxyHeaderTimeout, "proxy_header_timeout")    \
   X(kProxyBufferFull, "proxy_buffers_exhausted")    \
+  X(kProxyHeaderRepeated, "proxy_header_repeated")  \
   X(kHandoffFull, "handoff_ring_full")              \
   X(kIpv6, "ipv6_not_enabled")
 

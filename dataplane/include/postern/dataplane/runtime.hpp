@@ -1,20 +1,24 @@
 // The running dataplane: EAL, ports, mempool, workers on their lcores, and snapshot
 // publication with RCU (rte_rcu_qsbr) so an old snapshot is freed only after every worker
-// has passed a quiescent point. Used by the control thread only.
+// has passed a quiescent point. Used by the control thread only; part of the dataplane's
+// public header set (the workers themselves stay inside).
 #pragma once
 
 #include <rte_mempool.h>
 #include <rte_rcu_qsbr.h>
+#include <rte_ring.h>
 
 #include <atomic>
 #include <memory>
 #include <vector>
 
-#include "worker/settings.hpp"
-#include "worker/snapshot.hpp"
-#include "worker/worker.hpp"
+#include "postern/dataplane/counters.hpp"
+#include "postern/dataplane/settings.hpp"
+#include "postern/dataplane/snapshot.hpp"
 
 namespace postern::dataplane {
+
+class Worker;
 
 class Runtime {
  public:
@@ -35,7 +39,10 @@ class Runtime {
   // Stops the workers, drains and stops the ports.
   void stop();
 
-  const std::vector<std::unique_ptr<Worker>>& workers() const { return workers_; }
+  // What each worker counts, for reports and metrics (read while the workers run).
+  std::size_t worker_count() const { return workers_.size(); }
+  const WorkerCounters& counters(std::size_t worker) const;
+  const WorkerSlots& slots(std::size_t worker) const;
 
  private:
   static int worker_main(void* arg);

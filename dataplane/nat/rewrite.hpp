@@ -1,6 +1,7 @@
 // The packet rewrites of the splice (DESIGN.md "The packet walk"): full NAT both ways, the
-// sequence shift that makes room for the PROXY header, and the segments Postern writes itself
-// (the header segment, SYNs for re-dispatch, RSTs). Functions over header views: no mbufs.
+// sequence and timestamp offsets between the client's space and the server's view of it,
+// and the segments Postern writes itself (the header segment, SYNs for re-dispatch, RSTs).
+// Functions over header views and byte buffers: no mbufs.
 #pragma once
 
 #include <rte_ether.h>
@@ -12,40 +13,44 @@
 
 namespace postern::dataplane {
 
-// Client -> server: addresses and ports to local -> server, sequence number shifted by the
-// flow's delta once the header is out, TTL decremented. Checksums updated incrementally.
+// Client -> server: addresses and ports to local -> server, sequence number into the
+// server's view (isn_off, plus the header shift once it is out), TSval + ts_off, TTL - 1.
+// Checksums updated incrementally.
 void rewrite_to_server(FrameView& v, const Flow& f) noexcept;
 
 // Server -> client: addresses back to VIP -> client, acknowledgement and SACK blocks mapped
-// back into the client's sequence space (an ACK that covers only part of Postern's header
-// maps to the client's ISN + 1).
+// back into the client's sequence space (splice::to_client_ack; SACK blocks that only cover
+// Postern's header are removed), TSecr - ts_off, TTL - 1.
 void rewrite_to_client(FrameView& v, const Flow& f) noexcept;
 
-// The acknowledgement the client should see for server acknowledgement `ack`.
-Seq map_ack_to_client(Seq ack, const Flow& f) noexcept;
+// Cuts `n` bytes (n <= payload) from the front of the segment's payload in place: the
+// headers move up by n (the frame now starts at v.data + n), lengths, seq and checksums are
+// fixed and `v` describes the shorter frame.
+void cut_payload_front(FrameView& v, std::uint16_t n) noexcept;
 
 struct L2Addresses {
   rte_ether_addr src;
   rte_ether_addr dst;
 };
 
-// Writes the complete Ethernet frame of the PROXY v2 header segment to `out` (seq = client
-// ISN + 1, ack = server ISN + 1, PSH|ACK, the client's window and latest timestamps).
-// Returns the frame length, 0 if `cap` is too small.
+// Writes the complete Ethernet frame of the PROXY v2 header segment to `out` (seq = the
+// server-side first byte, ack = server ISN + 1, PSH|ACK, the client's window and latest
+// timestamps). Returns the frame length, 0 if `cap` is too small.
 std::uint16_t build_header_segment(std::uint8_t* out, std::uint16_t cap, const Flow& f,
                                    const L2Addresses& l2) noexcept;
 
-// Length of the PROXY v2 header the flow's server receives (the sequence shift).
+// Length of the PROXY v2 header the flow's server receives.
 std::uint16_t flow_header_length(const Flow& f) noexcept;
 
 // The PROXY v2 header bytes for a flow (what build_header_segment carries).
 std::uint16_t encode_flow_header(const Flow& f, std::uint8_t* out, std::uint16_t cap) noexcept;
 
-// A SYN to the flow's current server carrying the client's original SYN options.
+// A SYN to the flow's current server carrying the client's original SYN options (its TSval
+// moved into the server-side clock).
 std::uint16_t build_syn(std::uint8_t* out, std::uint16_t cap, const Flow& f,
                         const L2Addresses& l2) noexcept;
 
-// A RST|ACK from `src` to `dst` (network order addresses and ports).
+// A RST (|ACK when `with_ack`) from `src` to `dst` (network order addresses and ports).
 std::uint16_t build_rst(std::uint8_t* out, std::uint16_t cap, const L2Addresses& l2,
                         std::uint32_t src_ip, std::uint16_t src_port, std::uint32_t dst_ip,
                         std::uint16_t dst_port, Seq seq, Seq ack, bool with_ack) noexcept;

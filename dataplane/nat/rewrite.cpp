@@ -1,10 +1,12 @@
-// Full NAT with sequence shift, and the segments Postern writes on its own behalf.
-#include "nat/splice.hpp"
+// Full NAT with sequence and timestamp offsets, and the segments Postern writes on its own
+// behalf.
+#include "nat/rewrite.hpp"
 
 #include <rte_byteorder.h>
 
 #include <cstring>
 
+#include "flow/tcp_splice.hpp"
 #include "net/checksum.hpp"
 #include "net/tcp_options.hpp"
 #include "proxy/proxy_v2.hpp"
@@ -88,47 +90,117 @@ std::uint16_t write_segment(std::uint8_t* out, std::uint16_t cap, const L2Addres
   return frame_len;
 }
 
-}  // namespace
-
-Seq map_ack_to_client(Seq ack, const Flow& f) noexcept {
-  if (f.delta == 0 && !f.has(kFlowHeaderSent)) {
-    return ack;
+// Offset of the timestamp option's kind byte in the options area, or -1. Linux and most
+// stacks lead with NOP NOP TS (RFC 7323 appendix A): that layout is checked first.
+int timestamp_option(const std::uint8_t* opts, std::uint16_t len) noexcept {
+  if (len >= 12 && opts[0] == 1 && opts[1] == 1 && opts[2] == 8 && opts[3] == 10) {
+    return 2;
   }
-  // Server space: [isn+1, isn+1+hdr_len) is Postern's header. Until all of it is
-  // acknowledged, the client has nothing acknowledged beyond its SYN (or, with accept-proxy,
-  // its own header still counts as unacknowledged).
-  const Seq first = f.client_isn + 1;
-  if (before(ack, first + static_cast<std::int32_t>(f.hdr_len))) {
-    return first;
+  std::uint16_t i = 0;
+  while (i < len) {
+    const std::uint8_t kind = opts[i];
+    if (kind == 0) {
+      return -1;
+    }
+    if (kind == 1) {
+      ++i;
+      continue;
+    }
+    if (i + 1 >= len || opts[i + 1] < 2 || i + opts[i + 1] > len) {
+      return -1;
+    }
+    if (kind == 8) {
+      return opts[i + 1] == 10 ? i : -1;
+    }
+    i = static_cast<std::uint16_t>(i + opts[i + 1]);
   }
-  return ack - f.delta;
+  return -1;
 }
 
+// Adds `val_add` to the TSval and `ecr_add` to the TSecr of the segment, if it has them.
+void shift_timestamps(FrameView& v, std::uint32_t val_add, std::uint32_t ecr_add) noexcept {
+  if (v.tcp_hlen <= 20) {
+    return;
+  }
+  const int at = timestamp_option(v.tcp_options(), v.tcp_options_len());
+  if (at < 0) {
+    return;
+  }
+  std::uint8_t* p = v.tcp_options() + at + 2;
+  std::uint32_t val_be;
+  std::uint32_t ecr_be;
+  std::memcpy(&val_be, p, 4);
+  std::memcpy(&ecr_be, p + 4, 4);
+  const std::uint32_t nval = rte_cpu_to_be_32(rte_be_to_cpu_32(val_be) + val_add);
+  const std::uint32_t necr = rte_cpu_to_be_32(rte_be_to_cpu_32(ecr_be) + ecr_add);
+  std::memcpy(p, &nval, 4);
+  std::memcpy(p + 4, &necr, 4);
+  if (((at + 2) & 1) == 0) {
+    // The fields sit on 16-bit boundaries of the TCP header (it starts at an even offset).
+    v.tcp->cksum = csum_replace32(csum_replace32(v.tcp->cksum, val_be, nval), ecr_be, necr);
+  } else {
+    v.tcp->cksum = tcp4_checksum(v.ip->src_addr, v.ip->dst_addr, v.tcp, v.l4_len);
+  }
+}
+
+}  // namespace
+
 void rewrite_to_server(FrameView& v, const Flow& f) noexcept {
-  if (f.delta != 0) {
+  const std::int32_t shift = f.seq_shift();
+  if (shift != 0) {
     const std::uint32_t old_seq = v.tcp->sent_seq;
     const std::uint32_t new_seq =
-        rte_cpu_to_be_32((Seq(rte_be_to_cpu_32(old_seq)) + f.delta).value());
+        rte_cpu_to_be_32((Seq(rte_be_to_cpu_32(old_seq)) + shift).value());
     v.tcp->cksum = csum_replace32(v.tcp->cksum, old_seq, new_seq);
     v.tcp->sent_seq = new_seq;
+  }
+  if (f.ts_off != 0 && f.has(kFlowTimestamps)) {
+    shift_timestamps(v, f.ts_off, 0);
   }
   rewrite_addresses(v, f.local_ip, f.server_ip, f.local_port, f.server_port);
 }
 
 void rewrite_to_client(FrameView& v, const Flow& f) noexcept {
-  if ((v.tcp->tcp_flags & RTE_TCP_ACK_FLAG) != 0 && f.has(kFlowHeaderSent)) {
+  const std::int32_t shift = f.seq_shift();
+  if ((v.tcp->tcp_flags & RTE_TCP_ACK_FLAG) != 0 && (shift != 0 || f.hdr_len != 0)) {
     const std::uint32_t old_ack = v.tcp->recv_ack;
-    const Seq mapped = map_ack_to_client(Seq(rte_be_to_cpu_32(old_ack)), f);
+    const Seq mapped = splice::to_client_ack(f, Seq(rte_be_to_cpu_32(old_ack)));
     const std::uint32_t new_ack = rte_cpu_to_be_32(mapped.value());
     v.tcp->cksum = csum_replace32(v.tcp->cksum, old_ack, new_ack);
     v.tcp->recv_ack = new_ack;
-    if (f.has(kFlowSack) && v.tcp_hlen > 20) {
+    if (f.has(kFlowSack) && v.tcp_hlen > 20 && shift != 0) {
       std::uint16_t check = v.tcp->cksum;
-      shift_sack_blocks(v.tcp_options(), v.tcp_options_len(), f.delta, f.client_isn + 1, check);
+      shift_sack_blocks(v.tcp_options(), v.tcp_options_len(), shift, f.client_first(), check);
       v.tcp->cksum = check;
     }
   }
+  if (f.ts_off != 0 && f.has(kFlowTimestamps)) {
+    shift_timestamps(v, 0, static_cast<std::uint32_t>(0U - f.ts_off));
+  }
   rewrite_addresses(v, f.vip_ip, f.client_ip, f.vip_port, f.client_port);
+}
+
+void cut_payload_front(FrameView& v, std::uint16_t n) noexcept {
+  if (n == 0 || n > v.payload_len) {
+    return;
+  }
+  const auto hdrs = static_cast<std::uint16_t>(v.payload() - v.data);
+  const auto ihl = static_cast<std::uint16_t>(reinterpret_cast<std::uint8_t*>(v.tcp) -
+                                              reinterpret_cast<std::uint8_t*>(v.ip));
+  std::memmove(v.data + n, v.data, hdrs);
+  const std::ptrdiff_t eth_to_ip = reinterpret_cast<std::uint8_t*>(v.ip) - v.data;
+  v.data += n;
+  v.len = static_cast<std::uint16_t>(v.len - n);
+  v.eth = reinterpret_cast<rte_ether_hdr*>(v.data);
+  v.ip = reinterpret_cast<rte_ipv4_hdr*>(v.data + eth_to_ip);
+  v.tcp = reinterpret_cast<rte_tcp_hdr*>(reinterpret_cast<std::uint8_t*>(v.ip) + ihl);
+  v.ip_len = static_cast<std::uint16_t>(v.ip_len - n);
+  v.l4_len = static_cast<std::uint16_t>(v.l4_len - n);
+  v.payload_len = static_cast<std::uint16_t>(v.payload_len - n);
+  v.ip->total_length = rte_cpu_to_be_16(v.ip_len);
+  v.ip->hdr_checksum = ipv4_header_checksum(v.ip, ihl);
+  v.tcp->sent_seq = rte_cpu_to_be_32(rte_be_to_cpu_32(v.tcp->sent_seq) + n);
+  v.tcp->cksum = tcp4_checksum(v.ip->src_addr, v.ip->dst_addr, v.tcp, v.l4_len);
 }
 
 namespace {
@@ -166,22 +238,31 @@ std::uint16_t build_header_segment(std::uint8_t* out, std::uint16_t cap, const F
     opts[1] = 1;
     opts[2] = 8;
     opts[3] = 10;
-    const std::uint32_t val = rte_cpu_to_be_32(f.ts_val);
+    const std::uint32_t val = rte_cpu_to_be_32(f.ts_val + f.ts_off);
     const std::uint32_t ecr = rte_cpu_to_be_32(f.ts_ecr);
     std::memcpy(opts + 4, &val, 4);
     std::memcpy(opts + 8, &ecr, 4);
     opts_len = 12;
   }
   return write_segment(out, cap, l2, f.local_ip, f.server_ip, f.local_port, f.server_port,
-                       f.client_isn + 1, f.server_isn + 1, RTE_TCP_PSH_FLAG | RTE_TCP_ACK_FLAG,
-                       f.client_win, opts, opts_len, header, hlen);
+                       f.server_first(), f.server_isn + 1, RTE_TCP_PSH_FLAG | RTE_TCP_ACK_FLAG,
+                       rte_cpu_to_be_16(f.client_win), opts, opts_len, header, hlen);
 }
 
 std::uint16_t build_syn(std::uint8_t* out, std::uint16_t cap, const Flow& f,
                         const L2Addresses& l2) noexcept {
+  std::uint8_t opts[sizeof f.syn_opts];
+  std::memcpy(opts, f.syn_opts, f.syn_opts_len);
+  const int at = timestamp_option(opts, f.syn_opts_len);
+  if (at >= 0 && f.ts_off != 0) {
+    std::uint32_t val;
+    std::memcpy(&val, opts + at + 2, 4);
+    val = rte_cpu_to_be_32(rte_be_to_cpu_32(val) + f.ts_off);
+    std::memcpy(opts + at + 2, &val, 4);
+  }
   return write_segment(out, cap, l2, f.local_ip, f.server_ip, f.local_port, f.server_port,
-                       f.client_isn, Seq(0), RTE_TCP_SYN_FLAG, f.syn_win, f.syn_opts,
-                       f.syn_opts_len, nullptr, 0);
+                       f.server_first() - 1, Seq(0), RTE_TCP_SYN_FLAG, rte_cpu_to_be_16(f.syn_win),
+                       opts, f.syn_opts_len, nullptr, 0);
 }
 
 std::uint16_t build_rst(std::uint8_t* out, std::uint16_t cap, const L2Addresses& l2,
