@@ -84,6 +84,8 @@ class alignas(64) Worker {
   const WorkerCounters& counters() const { return counters_; }
   const WorkerSlots& slots() const { return *slots_; }
   const FlowTable& flows() const { return flows_; }
+  // accept-proxy header buffers not held by a flow.
+  std::size_t header_buffers_free() const { return proxy_free_.size(); }
 
  private:
   struct TxQueue {

@@ -253,6 +253,9 @@ Decoded decode(const Bytes& b) {
   }
   const std::size_t ihl = (b[14] & 0x0f) * 4U;
   const std::uint16_t total = get16(b, 16);
+  if (ihl < 20 || total < ihl || 14U + total > b.size()) {
+    return d;  // not a well-formed IPv4 datagram (fuzzed input)
+  }
   d.ttl = b[22];
   std::memcpy(&d.src, b.data() + 26, 4);
   std::memcpy(&d.dst, b.data() + 30, 4);
@@ -265,7 +268,7 @@ Decoded decode(const Bytes& b) {
     d.icmp_checksum_ok = sum16(b.data() + t, l4) == 0xffff;
     return d;
   }
-  if (b[23] != 6) {
+  if (b[23] != 6 || l4 < 20 || (b[t + 12] >> 4) * 4U < 20 || (b[t + 12] >> 4) * 4U > l4) {
     return d;
   }
   d.is_tcp = true;

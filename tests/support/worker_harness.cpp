@@ -97,6 +97,17 @@ void WorkerHarness::receive(const Bytes& frame, std::uint16_t port) {
   worker_->flush();
 }
 
+void WorkerHarness::republish(void (*tweak)(dataplane::Snapshot&)) {
+  auto next = std::make_unique<dataplane::Snapshot>(*snap_);
+  ++next->generation;
+  tweak(*next);
+  published_.store(next.get());
+  old_snaps_.push_back(std::move(snap_));
+  snap_ = std::move(next);
+  worker_->poll_snapshot();
+  worker_->flush();
+}
+
 void WorkerHarness::advance(std::uint64_t ms) {
   now_ += ms;
   worker_->set_now_ms(now_);

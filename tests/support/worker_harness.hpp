@@ -38,6 +38,9 @@ class WorkerHarness {
   ~WorkerHarness();
 
   void receive(const Bytes& frame, std::uint16_t port);
+  // A reload: a copy of the snapshot, next generation, edited by `tweak`, published and taken
+  // up by the worker (the old one stays alive, as RCU keeps it until the worker moves on).
+  void republish(void (*tweak)(dataplane::Snapshot&));
   // Advances the fake clock and runs timers.
   void advance(std::uint64_t ms);
   // Teaches the worker both servers' MACs (as ARP replies would).
@@ -58,6 +61,7 @@ class WorkerHarness {
   dataplane::Settings settings_;
   dataplane::SeqOffsets offsets_ = dataplane::SeqOffsets::none();
   std::unique_ptr<dataplane::Snapshot> snap_;
+  std::vector<std::unique_ptr<dataplane::Snapshot>> old_snaps_;
   std::atomic<const dataplane::Snapshot*> published_{nullptr};
   std::unique_ptr<dataplane::Worker> worker_;
   std::vector<Sent> sent_;

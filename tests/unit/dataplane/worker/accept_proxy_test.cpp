@@ -7,6 +7,7 @@
 
 #include "proxy/proxy_decode.hpp"
 #include "proxy/proxy_v2.hpp"
+#include "session.hpp"
 #include "support/worker_harness.hpp"
 
 namespace postern::test {
@@ -20,10 +21,11 @@ void accept_proxy_on_143(dataplane::Snapshot& s) {
   s.binds[0].accept_proxy = true;
 }
 
-Bytes from_client(std::uint32_t seq, std::uint8_t flags, std::string_view data = {}) {
+Bytes from_client(std::uint32_t seq, std::uint8_t flags, std::string_view data = {},
+                  std::uint16_t port = kPort) {
   return TcpPacket()
       .eth(kClientMac, kPortClientMac)
-      .from("198.18.0.2", kPort)
+      .from("198.18.0.2", port)
       .to("198.18.0.100", 143)
       .seq(seq)
       .ack(kSrvIsn + 1)
@@ -33,19 +35,20 @@ Bytes from_client(std::uint32_t seq, std::uint8_t flags, std::string_view data =
 }
 
 // Handshake through Postern; returns the server-side local port.
-std::uint16_t handshake(WorkerHarness& h) {
+std::uint16_t handshake(WorkerHarness& h, std::uint16_t port = kPort) {
   h.receive(TcpPacket()
                 .eth(kClientMac, kPortClientMac)
-                .from("198.18.0.2", kPort)
+                .from("198.18.0.2", port)
                 .to("198.18.0.100", 143)
                 .seq(kIsn)
                 .flags(kSyn)
                 .build(),
             0);
-  const std::uint16_t lport = h.take().at(0).d.sport;
+  const Decoded syn = h.take().at(0).d;
+  const std::uint16_t lport = syn.sport;
   h.receive(TcpPacket()
-                .eth(kServer1Mac, kPortServerMac)
-                .from("198.19.0.10", 143)
+                .eth(syn.dst == ip("198.19.0.11") ? kServer2Mac : kServer1Mac, kPortServerMac)
+                .from(ip_str(syn.dst).c_str(), 143)
                 .to("198.19.0.1", lport)
                 .seq(kSrvIsn)
                 .ack(kIsn + 1)
@@ -53,7 +56,7 @@ std::uint16_t handshake(WorkerHarness& h) {
                 .build(),
             1);
   h.take();
-  h.receive(from_client(kIsn + 1, kAck), 0);
+  h.receive(from_client(kIsn + 1, kAck, {}, port), 0);
   auto out = h.take();
   EXPECT_EQ(out.size(), 1U);  // the handshake ACK only: no header before the upstream's
   return lport;
@@ -150,6 +153,104 @@ TEST(AcceptProxy, MissingHeaderTimesOut) {
   auto out = h.take();
   ASSERT_EQ(out.size(), 2U);
   EXPECT_EQ(h.worker().counters().dropped(dataplane::DropReason::kProxyHeaderTimeout), 1U);
+}
+
+const std::string kV1 = "PROXY TCP4 203.0.113.7 198.18.0.100 4444 143\r\n";  // 46 bytes
+
+// The upstream sends its header segment again after Postern consumed it (its ACK was slow,
+// or lost): the server must never see those bytes, which would land where our header sits.
+TEST(AcceptProxy, AnUpstreamHeaderSentAgainNeverReachesTheServer) {
+  WorkerHarness h(1024, &accept_proxy_on_143);
+  h.resolve_servers();
+  handshake(h);
+  h.receive(from_client(kIsn + 1, kAck | kPsh, kV1), 0);
+  ASSERT_EQ(h.take().size(), 1U);  // our header
+  h.receive(from_client(kIsn + 1, kAck | kPsh, kV1), 0);
+  EXPECT_TRUE(h.take().empty());
+  EXPECT_EQ(h.worker().counters().dropped(dataplane::DropReason::kProxyHeaderRepeated), 1U);
+  // Sent again together with new bytes: only the new bytes go, right after our header.
+  h.receive(from_client(kIsn + 1, kAck | kPsh, kV1 + "a1 NOOP\r\n"), 0);
+  const auto out = h.take();
+  ASSERT_EQ(out.size(), 1U);
+  EXPECT_EQ(std::string(out[0].d.payload.begin(), out[0].d.payload.end()), "a1 NOOP\r\n");
+  EXPECT_EQ(out[0].d.seq, kIsn + 1 + 28);
+  expect_valid_tcp(out[0].d);
+}
+
+// The wait for the upstream header runs from the handshake: a byte a second does not extend it.
+TEST(AcceptProxy, TheHeaderWaitIsAbsolute) {
+  WorkerHarness h(1024, &accept_proxy_on_143);
+  h.resolve_servers();
+  handshake(h);
+  for (std::uint32_t i = 0; i < 4; ++i) {
+    h.advance(1000);
+    h.receive(from_client(kIsn + 1 + i, kAck | kPsh, kV1.substr(i, 1)), 0);
+    EXPECT_TRUE(tcp_only(h.take()).empty());
+  }
+  h.advance(1010);  // 5.01 s after the handshake
+  const auto out = tcp_only(h.take());
+  ASSERT_EQ(out.size(), 2U);
+  EXPECT_NE(out[0].d.flags & kRst, 0);
+  EXPECT_NE(out[1].d.flags & kRst, 0);
+  EXPECT_EQ(h.worker().counters().dropped(dataplane::DropReason::kProxyHeaderTimeout), 1U);
+}
+
+// A FIN that arrives with the end of the header is the client's: it follows our header.
+TEST(AcceptProxy, AFinWithTheHeaderIsKept) {
+  for (const std::string rest : {"", "QUIT\r\n"}) {
+    SCOPED_TRACE(rest.empty() ? "FIN right after the header" : "data and FIN after the header");
+    WorkerHarness h(1024, &accept_proxy_on_143);
+    h.resolve_servers();
+    handshake(h);
+    h.receive(from_client(kIsn + 1, kAck | kPsh, kV1.substr(0, 10)), 0);
+    EXPECT_TRUE(h.take().empty());
+    h.receive(from_client(kIsn + 11, kAck | kPsh | kFin, kV1.substr(10) + rest), 0);
+    const auto out = h.take();
+    ASSERT_EQ(out.size(), 2U);
+    EXPECT_EQ(out[0].d.payload.size(), 28U);
+    EXPECT_NE(out[1].d.flags & kFin, 0);
+    EXPECT_EQ(out[1].d.seq, kIsn + 1 + 28);
+    EXPECT_EQ(std::string(out[1].d.payload.begin(), out[1].d.payload.end()), rest);
+    expect_valid_tcp(out[1].d);
+  }
+}
+
+// A FIN before the header is complete: it can never complete, so both sides are reset.
+TEST(AcceptProxy, AFinBeforeTheHeaderIsCompleteResetsBoth) {
+  WorkerHarness h(1024, &accept_proxy_on_143);
+  h.resolve_servers();
+  handshake(h);
+  h.receive(from_client(kIsn + 1, kAck | kPsh, kV1.substr(0, 10)), 0);
+  h.receive(from_client(kIsn + 11, kAck | kFin), 0);
+  const auto out = h.take();
+  ASSERT_EQ(out.size(), 2U);
+  EXPECT_NE(out[0].d.flags & kRst, 0);
+  EXPECT_NE(out[1].d.flags & kRst, 0);
+  EXPECT_EQ(h.worker().counters().dropped(dataplane::DropReason::kProxyHeaderBad), 1U);
+}
+
+// Header buffers are few; connections that trickle their header keep one only until their
+// deadline, then it serves the next connection at once (not after the closed flow lingers).
+TEST(AcceptProxy, TricklingHeadersCannotHoldBuffersPastTheirDeadline) {
+  WorkerHarness h(8, &accept_proxy_on_143);  // 8 flows, so 8 header buffers
+  h.resolve_servers();
+  for (std::uint16_t i = 0; i < 8; ++i) {
+    handshake(h, static_cast<std::uint16_t>(kPort + i));
+    h.receive(from_client(kIsn + 1, kAck | kPsh, kV1.substr(0, 5), kPort + i), 0);
+  }
+  h.take();
+  EXPECT_EQ(h.worker().header_buffers_free(), 0U);
+  h.advance(dataplane::splice::kAcceptProxyTimeoutMs + 10);
+  h.take();
+  EXPECT_EQ(h.worker().header_buffers_free(), 8U) << "back at the deadline, not after the linger";
+  // The 8 flows linger (closed) and fill the table; once they go, a new one finds a buffer.
+  h.advance(dataplane::splice::kClosedLingerMs + 10);
+  handshake(h, 50000);
+  h.receive(from_client(kIsn + 1, kAck | kPsh, kV1, 50000), 0);
+  const auto out = tcp_only(h.take());
+  ASSERT_EQ(out.size(), 1U);
+  EXPECT_EQ(out[0].d.payload.size(), 28U);
+  EXPECT_EQ(h.worker().counters().dropped(dataplane::DropReason::kProxyBufferFull), 0U);
 }
 
 }  // namespace
