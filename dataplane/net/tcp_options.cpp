@@ -48,27 +48,27 @@ void rewrite_sack(std::uint8_t* opts, std::uint16_t at, std::uint8_t olen, std::
   const auto run_len = static_cast<std::uint16_t>(at + olen - run_from);
   const std::uint16_t sum_before = csum_fold(csum_partial(opts + run_from, run_len, 0));
 
-  std::uint8_t* blocks = opts + at + 2;
-  const int count = (olen - 2) / kSackBlockLen;
-  int kept = 0;
-  for (int b = 0; b < count; ++b) {
-    const Seq left = Seq(load_be32(blocks + b * kSackBlockLen)) - delta;
-    const Seq right = Seq(load_be32(blocks + b * kSackBlockLen + 4)) - delta;
+  // Blocks are read at `in` and written back at `out`, which trails it once one is removed.
+  std::uint8_t* const end = opts + at + olen;
+  std::uint8_t* out = opts + at + 2;
+  for (const std::uint8_t* in = out; in < end; in += kSackBlockLen) {
+    const Seq left = Seq(load_be32(in)) - delta;
+    const Seq right = Seq(load_be32(in + 4)) - delta;
     // Everything it reports lies below `floor`: Postern's own bytes, which the client never
     // sent (a D-SACK of a retransmitted header, RFC 2883). Reporting it would be a lie.
     if (before_eq(right, floor)) {
       continue;
     }
-    store_be32(blocks + kept * kSackBlockLen, (before(left, floor) ? floor : left).value());
-    store_be32(blocks + kept * kSackBlockLen + 4, right.value());
-    ++kept;
+    store_be32(out, (before(left, floor) ? floor : left).value());
+    store_be32(out + 4, right.value());
+    out += kSackBlockLen;
   }
-  if (kept == 0) {
+  const auto kept_len = static_cast<std::uint8_t>(out - (opts + at));
+  if (kept_len == 2) {
     std::memset(opts + at, kOptNop, olen);
-  } else if (kept < count) {
-    opts[at + 1] = static_cast<std::uint8_t>(2 + kept * kSackBlockLen);
-    std::memset(blocks + kept * kSackBlockLen, kOptNop,
-                static_cast<std::size_t>(count - kept) * kSackBlockLen);
+  } else if (kept_len < olen) {
+    opts[at + 1] = kept_len;
+    std::memset(out, kOptNop, static_cast<std::size_t>(end - out));
   }
 
   const std::uint16_t sum_after = csum_fold(csum_partial(opts + run_from, run_len, 0));

@@ -56,7 +56,7 @@ void decode_quote(const Bytes& b, std::size_t icmp_at, std::size_t icmp_len, Dec
     return;
   }
   const std::size_t q = icmp_at + 8;
-  const std::size_t qihl = (b[q] & 0x0f) * 4U;
+  const std::size_t qihl = static_cast<std::size_t>(b[q] & 0x0f) * 4;
   if ((b[q] >> 4) != 4 || qihl < 20 || 8 + qihl + 8 > icmp_len) {
     return;
   }
