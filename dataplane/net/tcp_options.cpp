@@ -24,6 +24,57 @@ std::uint32_t load_be32(const std::uint8_t* p) noexcept {
   return rte_be_to_cpu_32(v);
 }
 
+void store_be32(std::uint8_t* p, std::uint32_t v) noexcept {
+  const std::uint32_t be = rte_cpu_to_be_32(v);
+  std::memcpy(p, &be, 4);
+}
+
+// Kind, length, then 8-byte blocks of left and right edge: 2 + 8n bytes, n from 1 to 4 as
+// the options area allows (RFC 2018 section 3). Any other length is left as it came.
+constexpr std::uint8_t kSackBlockLen = 8;
+bool is_sack_length(std::uint8_t olen) noexcept {
+  return olen >= 2 + kSackBlockLen && (olen - 2) % kSackBlockLen == 0;
+}
+
+// Rewrites the SACK option of `olen` bytes at `opts[at]`. The TCP checksum is patched with
+// the sums of the bytes the option covers before and after (RFC 1624 eqn. 3 over a run of
+// words rather than one). The options area starts at byte 20 of the TCP header, so an even
+// offset into it is a word boundary of the header; the run starts on the word boundary at
+// or below the option, so an option at an odd offset sums exactly too. An odd run end is
+// padded with zero on both sums, which leaves their difference exact.
+void rewrite_sack(std::uint8_t* opts, std::uint16_t at, std::uint8_t olen, std::int32_t delta,
+                  Seq floor, std::uint16_t& check) noexcept {
+  const auto run_from = static_cast<std::uint16_t>(at & ~1U);
+  const auto run_len = static_cast<std::uint16_t>(at + olen - run_from);
+  const std::uint16_t sum_before = csum_fold(csum_partial(opts + run_from, run_len, 0));
+
+  // Blocks are read at `in` and written back at `out`, which trails it once one is removed.
+  std::uint8_t* const end = opts + at + olen;
+  std::uint8_t* out = opts + at + 2;
+  for (const std::uint8_t* in = out; in < end; in += kSackBlockLen) {
+    const Seq left = Seq(load_be32(in)) - delta;
+    const Seq right = Seq(load_be32(in + 4)) - delta;
+    // Everything it reports lies below `floor`: Postern's own bytes, which the client never
+    // sent (a D-SACK of a retransmitted header, RFC 2883). Reporting it would be a lie.
+    if (before_eq(right, floor)) {
+      continue;
+    }
+    store_be32(out, (before(left, floor) ? floor : left).value());
+    store_be32(out + 4, right.value());
+    out += kSackBlockLen;
+  }
+  const auto kept_len = static_cast<std::uint8_t>(out - (opts + at));
+  if (kept_len == 2) {
+    std::memset(opts + at, kOptNop, olen);
+  } else if (kept_len < olen) {
+    opts[at + 1] = kept_len;
+    std::memset(out, kOptNop, static_cast<std::size_t>(end - out));
+  }
+
+  const std::uint16_t sum_after = csum_fold(csum_partial(opts + run_from, run_len, 0));
+  check = csum_replace16(check, sum_before, sum_after);
+}
+
 }  // namespace
 
 TcpOptions parse_tcp_options(const std::uint8_t* opts, std::uint16_t len) noexcept {
@@ -96,37 +147,8 @@ void shift_sack_blocks(std::uint8_t* opts, std::uint16_t len, std::int32_t delta
     if (olen < 2 || i + olen > len) {
       return;
     }
-    if (kind == kOptSack) {
-      // Blocks of 8 bytes (left edge, right edge) after kind and length (RFC 2018 section 3).
-      for (std::uint16_t b = static_cast<std::uint16_t>(i + 2); b + 4 <= i + olen; b += 4) {
-        std::uint32_t raw;
-        std::memcpy(&raw, opts + b, 4);
-        Seq edge = Seq(rte_be_to_cpu_32(raw)) - delta;
-        if (before(edge, floor)) {
-          edge = floor;
-        }
-        const std::uint32_t out = rte_cpu_to_be_32(edge.value());
-        // The option area is 32-bit aligned relative to the TCP header only when preceded
-        // by NOPs; sum the bytes at their real offsets to stay exact in every case.
-        if ((b & 1) == 0) {
-          check = csum_replace32(check, raw, out);
-        } else {
-          // Odd offset relative to the options start, which itself starts at offset 20 (even):
-          // the 32-bit value straddles words; fall back to a byte-wise word update.
-          std::uint8_t before_bytes[6] = {opts[b - 1], 0, 0, 0, 0, opts[b + 4]};
-          std::memcpy(before_bytes + 1, &raw, 4);
-          std::uint8_t after_bytes[6] = {opts[b - 1], 0, 0, 0, 0, opts[b + 4]};
-          std::memcpy(after_bytes + 1, &out, 4);
-          for (int w = 0; w < 6; w += 2) {
-            std::uint16_t f;
-            std::uint16_t t;
-            std::memcpy(&f, before_bytes + w, 2);
-            std::memcpy(&t, after_bytes + w, 2);
-            check = csum_replace16(check, f, t);
-          }
-        }
-        std::memcpy(opts + b, &out, 4);
-      }
+    if (kind == kOptSack && is_sack_length(olen)) {
+      rewrite_sack(opts, i, olen, delta, floor, check);
     }
     i = static_cast<std::uint16_t>(i + olen);
   }

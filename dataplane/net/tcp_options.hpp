@@ -22,9 +22,14 @@ struct TcpOptions {
 // Linux's tcp_parse_options does).
 TcpOptions parse_tcp_options(const std::uint8_t* opts, std::uint16_t len) noexcept;
 
-// Subtracts `delta` from both edges of every SACK block, clamping edges below `floor` to
-// `floor` (a block that only covered Postern's own injected bytes becomes empty, which the
-// receiver ignores). Updates the TCP checksum `check` incrementally.
+// Maps the SACK blocks of a server->client segment into the client's sequence space:
+// subtracts `delta` from both edges of every block, then a block whose right edge is at or
+// below `floor` (it covers only Postern's injected header, e.g. a D-SACK of it, RFC 2883)
+// is removed, and a block straddling `floor` starts at `floor`. Removal compacts the blocks
+// left, shortens the option by 8 bytes per block and fills the freed bytes with NOPs; with
+// no block left the whole option becomes NOPs. The options area keeps its length. SACK
+// options of a length other than 2 + 8n are left alone, and a malformed option length ends
+// the walk. Updates the TCP checksum `check` incrementally, whatever the option's offset.
 void shift_sack_blocks(std::uint8_t* opts, std::uint16_t len, std::int32_t delta, Seq floor,
                        std::uint16_t& check) noexcept;
 

@@ -50,6 +50,44 @@ std::uint32_t get32(const Bytes& b, std::size_t at) {
   return (static_cast<std::uint32_t>(get16(b, at)) << 16) | get16(b, at + 2);
 }
 
+// The datagram an ICMP error quotes, every checksum verdict from a full sum.
+void decode_quote(const Bytes& b, std::size_t icmp_at, std::size_t icmp_len, Decoded& d) {
+  if ((d.icmp_type != 3 && d.icmp_type != 11 && d.icmp_type != 12) || icmp_len < 8 + 20 + 8) {
+    return;
+  }
+  const std::size_t q = icmp_at + 8;
+  const std::size_t qihl = static_cast<std::size_t>(b[q] & 0x0f) * 4;
+  if ((b[q] >> 4) != 4 || qihl < 20 || 8 + qihl + 8 > icmp_len) {
+    return;
+  }
+  d.has_quote = true;
+  d.quote.assign(b.begin() + static_cast<long>(q),
+                 b.begin() + static_cast<long>(icmp_at + icmp_len));
+  d.quoted_ttl = b[q + 8];
+  d.quoted_proto = b[q + 9];
+  std::memcpy(&d.quoted_src, b.data() + q + 12, 4);
+  std::memcpy(&d.quoted_dst, b.data() + q + 16, 4);
+  d.quoted_ip_checksum_ok = sum16(b.data() + q, qihl) == 0xffff;
+  const std::size_t t = q + qihl;
+  const std::size_t tcp_len = icmp_len - 8 - qihl;
+  d.quoted_sport = get16(b, t);
+  d.quoted_dport = get16(b, t + 2);
+  d.quoted_seq = get32(b, t + 4);
+  d.has_quoted_ack = tcp_len >= 12;
+  if (d.has_quoted_ack) {
+    d.quoted_ack = get32(b, t + 8);
+  }
+  d.has_quoted_tcp_check = tcp_len >= 18;
+  if (d.has_quoted_tcp_check) {
+    d.quoted_tcp_check = get16(b, t + 16);
+  }
+  const std::size_t total = get16(b, q + 2);
+  d.whole_segment_quoted = total == qihl + tcp_len;
+  if (d.whole_segment_quoted && d.quoted_proto == 6) {
+    d.quoted_tcp_checksum_ok = tcp_sum(b.data() + q, b.data() + t, tcp_len) == 0xffff;
+  }
+}
+
 }  // namespace
 
 std::uint32_t ip(const char* dotted) {
@@ -208,6 +246,71 @@ Bytes arp_packet(std::uint16_t op, Mac sha, const char* sip, Mac tha, const char
   return b;
 }
 
+IcmpError& IcmpError::eth(Mac src, Mac dst) {
+  src_mac_ = src;
+  dst_mac_ = dst;
+  return *this;
+}
+IcmpError& IcmpError::from(const char* addr) {
+  src_ = ip(addr);
+  return *this;
+}
+IcmpError& IcmpError::to(const char* addr) {
+  dst_ = ip(addr);
+  return *this;
+}
+IcmpError& IcmpError::type(std::uint8_t type, std::uint8_t code) {
+  type_ = type;
+  code_ = code;
+  return *this;
+}
+IcmpError& IcmpError::ttl(std::uint8_t t) {
+  ttl_ = t;
+  return *this;
+}
+IcmpError& IcmpError::rest(std::uint32_t word) {
+  rest_ = word;
+  return *this;
+}
+IcmpError& IcmpError::quote(const TcpPacket& offending) {
+  datagram_ = ip_datagram(offending.build());
+  return *this;
+}
+IcmpError& IcmpError::quote_raw(const Bytes& datagram) {
+  datagram_ = datagram;
+  return *this;
+}
+IcmpError& IcmpError::quote_len(std::size_t n) {
+  quote_len_ = n;
+  return *this;
+}
+
+Bytes IcmpError::build() const {
+  const std::size_t quoted = std::min(quote_len_, datagram_.size());
+  const std::size_t icmp_len = 8 + quoted;
+  Bytes b(14 + 20 + icmp_len, 0);
+  std::memcpy(b.data(), dst_mac_.b, 6);
+  std::memcpy(b.data() + 6, src_mac_.b, 6);
+  put16(b, 12, 0x0800);
+  b[14] = 0x45;
+  put16(b, 16, static_cast<std::uint16_t>(20 + icmp_len));
+  b[22] = ttl_;
+  b[23] = 1;
+  std::memcpy(b.data() + 26, &src_, 4);
+  std::memcpy(b.data() + 30, &dst_, 4);
+  put16(b, 24, static_cast<std::uint16_t>(~sum16(b.data() + 14, 20)));
+  b[34] = type_;
+  b[35] = code_;
+  put32(b, 38, rest_);
+  std::copy(datagram_.begin(), datagram_.begin() + static_cast<long>(quoted), b.begin() + 42);
+  put16(b, 36, static_cast<std::uint16_t>(~sum16(b.data() + 34, icmp_len)));
+  return b;
+}
+
+Bytes ip_datagram(const Bytes& frame) {
+  return Bytes(frame.begin() + 14, frame.end());
+}
+
 Bytes icmp_echo(Mac src_mac, Mac dst_mac, const char* src, const char* dst, std::uint16_t id,
                 std::uint16_t seq, std::string_view data) {
   const std::size_t icmp_len = 8 + data.size();
@@ -265,7 +368,12 @@ Decoded decode(const Bytes& b) {
   if (b[23] == 1) {
     d.is_icmp = true;
     d.icmp_type = b[t];
+    d.icmp_code = b[t + 1];
     d.icmp_checksum_ok = sum16(b.data() + t, l4) == 0xffff;
+    if (l4 >= 8) {
+      d.icmp_rest = get32(b, t + 4);
+    }
+    decode_quote(b, t, l4, d);
     return d;
   }
   if (b[23] != 6 || l4 < 20 || (b[t + 12] >> 4) * 4U < 20 || (b[t + 12] >> 4) * 4U > l4) {
@@ -290,6 +398,10 @@ Decoded decode(const Bytes& b) {
     if (kind == 1) {
       ++i;
       continue;
+    }
+    if (i + 1 >= d.options.size() || d.options[i + 1] < 2 ||
+        i + d.options[i + 1] > d.options.size()) {
+      break;  // a malformed length ends the walk, as a receiver's does
     }
     const std::uint8_t len = d.options[i + 1];
     if (kind == 8) {

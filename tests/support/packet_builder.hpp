@@ -2,6 +2,7 @@
 // a decoder for frames the dataplane emits, so tests read as field-by-field expectations.
 #pragma once
 
+#include <cstddef>
 #include <cstdint>
 #include <string>
 #include <string_view>
@@ -68,6 +69,43 @@ class TcpPacket {
 
 Bytes arp_packet(std::uint16_t op, Mac sha, const char* sip, Mac tha, const char* tip);
 
+// An ICMP error (RFC 792) quoting a TcpPacket's IP datagram, by default the IP header and
+// the first 8 bytes of TCP, the least a router sends.
+class IcmpError {
+ public:
+  static constexpr std::size_t kWholeDatagram = ~std::size_t{0};
+
+  IcmpError& eth(Mac src, Mac dst);
+  IcmpError& from(const char* addr);
+  IcmpError& to(const char* addr);
+  IcmpError& type(std::uint8_t type, std::uint8_t code);
+  IcmpError& ttl(std::uint8_t t);
+  // Bytes 4-7 of the ICMP header as a host-order word: the next-hop MTU of "fragmentation
+  // needed" (RFC 1191) in its low 16 bits, the parameter problem pointer in its top byte.
+  IcmpError& rest(std::uint32_t word);
+  IcmpError& quote(const TcpPacket& offending);
+  // The quoted datagram as given (for malformed quotes), instead of a TcpPacket's.
+  IcmpError& quote_raw(const Bytes& datagram);
+  // How many bytes of the quoted datagram the error carries: kWholeDatagram for all of it.
+  IcmpError& quote_len(std::size_t n);
+  Bytes build() const;
+
+ private:
+  Mac src_mac_ = mac(0xaa);
+  Mac dst_mac_ = mac(0xbb);
+  std::uint32_t src_ = 0;
+  std::uint32_t dst_ = 0;
+  std::uint8_t type_ = 3;
+  std::uint8_t code_ = 4;
+  std::uint8_t ttl_ = 64;
+  std::uint32_t rest_ = 0;
+  Bytes datagram_;
+  std::size_t quote_len_ = 28;
+};
+
+// The IP datagram of a frame (the frame without its Ethernet header).
+Bytes ip_datagram(const Bytes& frame);
+
 // A decoded TCP/IPv4 frame with checksum verdicts computed by full recomputation.
 struct Decoded {
   bool is_tcp = false;
@@ -99,7 +137,27 @@ struct Decoded {
   Mac arp_sha{};
   // ICMP
   std::uint8_t icmp_type = 0;
+  std::uint8_t icmp_code = 0;
+  std::uint32_t icmp_rest = 0;  // bytes 4-7, host order (the next-hop MTU in its low 16 bits)
   bool icmp_checksum_ok = false;
+  // ICMP errors (types 3, 11, 12) quoting an IPv4 header and at least 8 bytes after it.
+  bool has_quote = false;
+  Bytes quote;                   // the quoted datagram bytes as they sit in the error
+  std::uint32_t quoted_src = 0;  // network order
+  std::uint32_t quoted_dst = 0;
+  std::uint8_t quoted_ttl = 0;
+  std::uint8_t quoted_proto = 0;
+  std::uint16_t quoted_sport = 0;  // host order
+  std::uint16_t quoted_dport = 0;
+  std::uint32_t quoted_seq = 0;
+  bool has_quoted_ack = false;
+  std::uint32_t quoted_ack = 0;
+  bool has_quoted_tcp_check = false;
+  std::uint16_t quoted_tcp_check = 0;  // as it sits in the quote, host order
+  bool quoted_ip_checksum_ok = false;
+  // Only knowable when the whole segment is quoted; otherwise false.
+  bool whole_segment_quoted = false;
+  bool quoted_tcp_checksum_ok = false;
 };
 
 Decoded decode(const Bytes& frame);
