@@ -14,6 +14,7 @@
 #include "nat/rewrite.hpp"
 #include "net/arp.hpp"
 #include "net/checksum.hpp"
+#include "net/icmp.hpp"
 #include "net/tcp_options.hpp"
 #include "proxy/proxy_decode.hpp"
 
@@ -406,28 +407,87 @@ void Worker::handle_arp(rte_mbuf* m, FrameView& v) noexcept {
 }
 
 void Worker::handle_icmp(rte_mbuf* m, FrameView& v) noexcept {
-  if (v.icmp->icmp_type != RTE_IP_ICMP_ECHO_REQUEST || !is_local_address(v.ip->dst_addr)) {
+  if (v.icmp->icmp_type == kIcmpEchoRequest) {
+    if (!is_local_address(v.ip->dst_addr) || !icmp_limit_.allow(now_ms_)) {
+      drop(m, DropReason::kIcmpIgnored);
+      return;
+    }
+    const std::uint16_t len = make_echo_reply(v);
+    rte_pktmbuf_trim(m, static_cast<std::uint16_t>(rte_pktmbuf_data_len(m) - len));
+    ++counters_.icmp_echo_replies;
+    send(m->port, m);
+    return;
+  }
+  IcmpQuote q;
+  if (!is_local_address(v.ip->dst_addr) || !parse_icmp_error(v, q)) {
     drop(m, DropReason::kIcmpIgnored);
     return;
   }
-  // Echo reply in place (RFC 792): swap addresses, type 0, checksum adjusted for the type.
-  const rte_ether_addr mac = v.eth->src_addr;
-  v.eth->src_addr = v.eth->dst_addr;
-  v.eth->dst_addr = mac;
-  const std::uint32_t src = v.ip->src_addr;
-  v.ip->src_addr = v.ip->dst_addr;
-  v.ip->dst_addr = src;
-  v.ip->time_to_live = 64;
-  v.ip->hdr_checksum = ipv4_header_checksum(v.ip, (v.ip->version_ihl & 0x0f) * 4U);
-  const std::uint16_t old_word =
-      rte_cpu_to_be_16(static_cast<std::uint16_t>((v.icmp->icmp_type << 8) | v.icmp->icmp_code));
-  v.icmp->icmp_type = RTE_IP_ICMP_ECHO_REPLY;
-  const std::uint16_t new_word =
-      rte_cpu_to_be_16(static_cast<std::uint16_t>((v.icmp->icmp_type << 8) | v.icmp->icmp_code));
-  v.icmp->icmp_cksum = csum_replace16(v.icmp->icmp_cksum, old_word, new_word);
+  // An error about a packet Postern sent on one side: the quote, read backwards, is the key
+  // of a segment that arrives on that side.
+  const FlowRef ref = flows_.lookup(FlowKey{q.dst, q.src, q.dport, q.sport});
+  if (!ref.found()) {
+    if (settings_.workers > 1 && !from_peer_ && snap_ != nullptr && !snap_->is_vip(q.src)) {
+      // About a server-side packet: the worker that owns the source port owns the flow.
+      const std::uint32_t owner = owner_of_local_port(q.sport);
+      if (owner != deps_.id && owner < peers_.size() && peers_[owner]->inbox_ != nullptr) {
+        hand_over(m, owner);
+        return;
+      }
+    }
+    drop(m, DropReason::kIcmpNoFlow);
+    return;
+  }
+  forward_icmp_error(m, v, q, ref);
+}
+
+// DESIGN.md step 8: the error goes to the other end as if it quoted that end's own packet,
+// addresses and sequence numbers translated like the flow's segments, so path MTU discovery
+// and unreachables work through Postern.
+void Worker::forward_icmp_error(rte_mbuf* m, FrameView& v, const IcmpQuote& q,
+                                const FlowRef& ref) noexcept {
+  const std::uint32_t fi = ref.index;
+  const Flow& f = flows_.at(fi);
+  IcmpTranslation t;
   rte_pktmbuf_trim(m, static_cast<std::uint16_t>(rte_pktmbuf_data_len(m) - v.len));
-  ++counters_.icmp_echo_replies;
-  send(m->port, m);
+  ++counters_.icmp_errors_forwarded;
+  if (ref.side == FlowSide::kClient) {
+    // It quotes a server -> client segment, whose seq is the server's own and whose ack is
+    // in the client's space.
+    t = {f.local_ip,    f.server_ip,  f.server_ip, f.local_ip,
+         f.server_port, f.local_port, 0,           f.seq_shift()};
+    translate_icmp_error(v, q, t);
+    send_to_server(fi, m);
+  } else {
+    // It quotes a client -> server segment as the server saw it.
+    t = {f.vip_ip,      f.client_ip, f.client_ip,    f.vip_ip,
+         f.client_port, f.vip_port,  -f.seq_shift(), 0};
+    translate_icmp_error(v, q, t);
+    send_to_client(f, m);
+  }
+}
+
+// A segment that would leave with TTL 0: dropped, and answered as a router answers (RFC 1812
+// 4.3.2.3), from the address of the interface it came in on, within the ICMP rate limit.
+void Worker::ttl_expired(rte_mbuf* m, FrameView& v) noexcept {
+  counters_.drop(DropReason::kTtlExpired);
+  const InterfaceSettings* ifc = iface_for_port(m->port);
+  if (ifc == nullptr || !icmp_limit_.allow(now_ms_)) {
+    rte_pktmbuf_free(m);
+    return;
+  }
+  std::uint8_t frame[640];
+  const std::uint16_t len = build_icmp_error(frame, sizeof frame, ifc->mac, v.eth->src_addr,
+                                             ifc->ip, kIcmpTimeExceeded, kIcmpCodeTtlExceeded, v);
+  if (len == 0) {
+    rte_pktmbuf_free(m);
+    return;
+  }
+  const std::uint16_t port = m->port;
+  rte_pktmbuf_reset(m);
+  std::memcpy(rte_pktmbuf_append(m, len), frame, len);
+  ++counters_.icmp_errors_sent;
+  send(port, m);
 }
 
 void Worker::handle_tcp(rte_mbuf* m, FrameView& v) noexcept {
@@ -436,7 +496,7 @@ void Worker::handle_tcp(rte_mbuf* m, FrameView& v) noexcept {
     rte_pktmbuf_trim(m, static_cast<std::uint16_t>(rte_pktmbuf_data_len(m) - v.len));
   }
   if (v.ip->time_to_live <= 1) {
-    drop(m, DropReason::kTtlExpired);
+    ttl_expired(m, v);
     return;
   }
   const FlowKey key{v.ip->src_addr, v.ip->dst_addr, v.tcp->src_port, v.tcp->dst_port};

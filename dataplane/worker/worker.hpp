@@ -21,6 +21,7 @@
 #include "nat/port_allocator.hpp"
 #include "nat/seq_offsets.hpp"
 #include "net/frame.hpp"
+#include "net/icmp.hpp"
 #include "net/neighbour.hpp"
 #include "postern/dataplane/counters.hpp"
 #include "postern/dataplane/settings.hpp"
@@ -96,6 +97,9 @@ class alignas(64) Worker {
   // Input, in the order of the walk.
   void handle_arp(rte_mbuf* m, FrameView& v) noexcept;
   void handle_icmp(rte_mbuf* m, FrameView& v) noexcept;
+  void forward_icmp_error(rte_mbuf* m, FrameView& v, const IcmpQuote& q,
+                          const FlowRef& ref) noexcept;
+  void ttl_expired(rte_mbuf* m, FrameView& v) noexcept;
   void handle_tcp(rte_mbuf* m, FrameView& v) noexcept;
   void new_connection(rte_mbuf* m, FrameView& v, const BindEntry& bind) noexcept;
   void from_client(rte_mbuf* m, FrameView& v, std::uint32_t fi) noexcept;
@@ -139,6 +143,7 @@ class alignas(64) Worker {
   TimerWheel timers_;
   NeighbourCache neighbours_;
   Balancer balancer_;
+  IcmpRateLimit icmp_limit_;
   SeqOffsets own_offsets_;
   const SeqOffsets& offsets_;
   std::vector<PortAllocator> ports_;  // one per source address

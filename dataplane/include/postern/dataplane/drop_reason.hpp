@@ -20,6 +20,7 @@ namespace postern::dataplane {
   X(kBadSynAck, "syn_ack_mismatch")                 \
   X(kBadArp, "bad_arp")                             \
   X(kIcmpIgnored, "icmp_ignored")                   \
+  X(kIcmpNoFlow, "icmp_error_no_flow")              \
   X(kNoListener, "no_listener")                     \
   X(kNoServer, "no_server")                         \
   X(kMaxconn, "maxconn")                            \

@@ -14,29 +14,37 @@ TcpPacket client_syn(const Session& s) {
   return s.client().seq(s.client_isn).flags(kSyn).mss(1460);
 }
 
-TEST(Forwarding, SegmentsArrivingWithTtlOneOrZeroAreDropped) {
+// Nothing is forwarded with TTL 0: such segments are dropped and answered with "time
+// exceeded" (ICMP type 11), from either side, on new and established flows alike.
+TEST(Forwarding, SegmentsArrivingWithTtlOneOrZeroAreDroppedAndAnswered) {
   WorkerHarness h;
   h.resolve_servers();
   Session s(h);
-  EXPECT_TRUE(s.send_client(client_syn(s).ttl(1)).empty());
-  EXPECT_TRUE(s.send_client(client_syn(s).ttl(0)).empty());
+  auto only_time_exceeded = [](const std::vector<Sent>& out, std::uint16_t port) {
+    ASSERT_EQ(out.size(), 1U);
+    EXPECT_EQ(out[0].port, port);
+    EXPECT_TRUE(out[0].d.is_icmp);
+    EXPECT_EQ(out[0].d.icmp_type, 11);
+  };
+  only_time_exceeded(s.send_client(client_syn(s).ttl(1)), 0);
+  only_time_exceeded(s.send_client(client_syn(s).ttl(0)), 0);
   EXPECT_EQ(h.worker().counters().dropped(DropReason::kTtlExpired), 2U);
   EXPECT_EQ(h.worker().flows().size(), 0U);
   EXPECT_EQ(h.worker().counters().flows_created, 0U);
 
   // On an established flow too, from either side.
   s.establish();
-  EXPECT_TRUE(s.send_server(s.server()
-                                .seq(s.server_isn + 1)
-                                .ack(s.client_isn + 1 + kHeaderLen)
-                                .flags(kAck | kPsh)
-                                .ttl(1)
-                                .payload("* OK\r\n"))
-                  .empty());
-  EXPECT_TRUE(
-      s.send_client(s.client().seq(s.client_isn + 1).ack(s.server_isn + 1).flags(kAck).ttl(1))
-          .empty());
+  only_time_exceeded(s.send_server(s.server()
+                                       .seq(s.server_isn + 1)
+                                       .ack(s.client_isn + 1 + kHeaderLen)
+                                       .flags(kAck | kPsh)
+                                       .ttl(1)
+                                       .payload("* OK\r\n")),
+                     1);
+  only_time_exceeded(
+      s.send_client(s.client().seq(s.client_isn + 1).ack(s.server_isn + 1).flags(kAck).ttl(1)), 0);
   EXPECT_EQ(h.worker().counters().dropped(DropReason::kTtlExpired), 4U);
+  EXPECT_EQ(h.worker().counters().icmp_errors_sent, 4U);
 }
 
 TEST(Forwarding, SplicedSegmentsLeaveWithTtlDecrementedAndOwnSegmentsWith64) {
