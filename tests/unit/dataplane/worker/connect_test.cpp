@@ -200,9 +200,9 @@ TEST(Connect, SynReceivedTimesOutWhenTheClientNeverAcks) {
   EXPECT_EQ(h.worker().flows().size(), 0U);
 }
 
-// Same defect as the SynSent case: a client whose SYN-ACK was lost is still in SYN-SENT and
-// drops a RST without ACK. RST|ACK with seq = server ISN + 1 and ack = client ISN + 1 is
-// accepted in SYN-SENT (ACK acknowledges the SYN) and in ESTABLISHED (seq = RCV.NXT).
+// A client whose SYN-ACK was lost is still in SYN-SENT and drops a RST without ACK (RFC 9293
+// 3.10.7.3). RST|ACK with seq = server ISN + 1 and ack = client ISN + 1 is accepted in
+// SYN-SENT (the ACK acknowledges the SYN) and in ESTABLISHED (seq = RCV.NXT) alike.
 TEST(Connect, SynReceivedTimeoutRstIsAcceptableToAClientStillInSynSent) {
   WorkerHarness h;
   h.resolve_servers();

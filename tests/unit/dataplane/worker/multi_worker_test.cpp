@@ -118,6 +118,10 @@ TEST(MultiWorker, ServerReplyReachesTheWorkerThatOwnsTheSourcePort) {
   EXPECT_EQ(out[0].sent[1].port, 0);
   EXPECT_EQ(out[0].sent[1].d.flags, kSyn | kAck);
   EXPECT_EQ(ip_str(out[0].sent[1].d.src), "198.18.0.100");
+  // Three frames came in (the ARP, the SYN, the SYN-ACK): each counted once, by the worker
+  // that received it, however many workers handled it.
+  EXPECT_EQ(workers[0]->counters().rx_packets + workers[1]->counters().rx_packets, 3U);
+  EXPECT_EQ(workers[1]->counters().handoff_sent, 1U);
 
   workers.clear();
   for (auto* r : rings) {

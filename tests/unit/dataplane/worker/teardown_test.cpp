@@ -157,10 +157,9 @@ TEST(Teardown, StrayClientSegmentAfterReleaseIsAnsweredWithRst) {
 }
 
 // RFC 9293 section 3.10.7.1 applies to every segment for which no connection exists; the server
-// side is Postern's own source address. Today such segments are dropped silently
-// (worker.cpp handle_tcp: `drop(m, is_local_address(...) ? kNoFlow : kNotForUs)`), so a server
-// whose connection Postern forgot (idle expiry, linger over) retransmits until its own
-// timeout instead of learning at once that the peer is gone.
+// side is Postern's own source address. A server whose connection Postern forgot (idle
+// expiry, linger over) gets a RST, so it learns at once that the peer is gone instead of
+// retransmitting until its own timeout.
 TEST(Teardown, StrayServerSegmentAfterReleaseIsAnsweredWithRst) {
   WorkerHarness h;
   Greeted g(h);
@@ -186,10 +185,9 @@ TEST(Teardown, StrayServerSegmentAfterReleaseIsAnsweredWithRst) {
 }
 
 // A closed flow only absorbs stragglers (flow.hpp: "kClosed ... lingers briefly to absorb
-// stragglers"). A FIN that crossed the RST must not bring it back to life: today
-// from_server / from_client set kClosing on any first FIN, whatever the state, so the flow
-// stays for the idle timeout, then "expires" (flows_expired, RSTs to both sides, flows_closed
-// counted a second time).
+// stragglers"). A FIN that crossed the RST must not bring it back to life: were it taken as
+// a first FIN, the flow would stay for the idle timeout, then "expire" (flows_expired, RSTs
+// to both sides, flows_closed counted a second time).
 TEST(Teardown, FinCrossingTheRstDoesNotReviveTheClosedFlow) {
   WorkerHarness h;
   Greeted g(h);
