@@ -33,8 +33,42 @@ void log_line(const std::string& msg) {
   std::cerr << "postern: " << msg << std::endl;
 }
 
+std::uint64_t server_total(const dataplane::Runtime& rt, std::uint16_t s) {
+  std::uint64_t total = 0;
+  for (std::size_t w = 0; w < rt.worker_count(); ++w) {
+    total += rt.slots(w).server_total[s].get();
+  }
+  return total;
+}
+
+// Flows still counting on a slot, for build_snapshot's reuse of drained retired slots.
+bool slot_busy(const dataplane::Runtime& rt, bool listener, std::uint16_t i) {
+  for (std::size_t w = 0; w < rt.worker_count(); ++w) {
+    const auto& s = rt.slots(w);
+    if ((listener ? s.listener_active[i] : s.server_active[i]).get() != 0) {
+      return true;
+    }
+  }
+  return false;
+}
+
+// Connections a server slot had before it was given to another name: its total starts
+// again from zero for the new server.
+struct TotalBases {
+  std::vector<std::uint64_t> base = std::vector<std::uint64_t>(dataplane::kMaxServers, 0);
+
+  void reused(const dataplane::Runtime& rt, const dataplane::Snapshot& before,
+              const dataplane::Snapshot& after) {
+    for (std::size_t i = 0; i < before.servers.size() && i < after.servers.size(); ++i) {
+      if (before.servers[i].name != after.servers[i].name) {
+        base[i] = server_total(rt, static_cast<std::uint16_t>(i));
+      }
+    }
+  }
+};
+
 // Counters summed over workers, as JSON (written to admin.state_file and printed at exit).
-std::string counters_json(const dataplane::Runtime& rt) {
+std::string counters_json(const dataplane::Runtime& rt, const TotalBases& bases) {
   dataplane::WorkerCounters sum;
   for (std::size_t w = 0; w < rt.worker_count(); ++w) {
     sum += rt.counters(w);
@@ -62,11 +96,10 @@ std::string counters_json(const dataplane::Runtime& rt) {
   if (const auto* snap = rt.snapshot()) {
     for (std::uint16_t s = 0; s < snap->servers.size(); ++s) {
       std::uint64_t active = 0;
-      std::uint64_t total = 0;
       for (std::size_t w = 0; w < rt.worker_count(); ++w) {
         active += rt.slots(w).server_active[s].get();
-        total += rt.slots(w).server_total[s].get();
       }
+      const std::uint64_t total = server_total(rt, s) - bases.base[s];
       o << sep << "    {\"name\": \"" << snap->servers[s].name << "\", \"active\": " << active
         << ", \"total\": " << total << (snap->servers[s].retired ? ", \"retired\": true" : "")
         << "}";
@@ -77,7 +110,7 @@ std::string counters_json(const dataplane::Runtime& rt) {
   return o.str();
 }
 
-void write_state(const config::Config& cfg, const dataplane::Runtime& rt) {
+void write_state(const config::Config& cfg, const dataplane::Runtime& rt, const TotalBases& bases) {
   if (!cfg.admin || cfg.admin->state_file.empty()) {
     return;
   }
@@ -87,7 +120,7 @@ void write_state(const config::Config& cfg, const dataplane::Runtime& rt) {
     if (!f) {
       return;
     }
-    f << counters_json(rt);
+    f << counters_json(rt, bases);
   }
   std::rename(tmp.c_str(), cfg.admin->state_file.c_str());
 }
@@ -123,6 +156,7 @@ int run_daemon(const config::Config& cfg_in, const std::vector<std::string>& pat
     }
     rt.publish(std::move(snap));
     rt.start();
+    TotalBases bases;
     log_line("dataplane running: " + std::to_string(rt.settings().workers) + " worker(s), " +
              std::to_string(cfg.listeners.size()) + " listener(s)");
     auto last_state = std::chrono::steady_clock::now() - std::chrono::seconds(10);
@@ -134,7 +168,9 @@ int run_daemon(const config::Config& cfg_in, const std::vector<std::string>& pat
         config::Config next = config::load_files(expand_config_paths(paths), rd);
         std::unique_ptr<dataplane::Snapshot> next_snap;
         if (!rd.has_errors()) {
-          next_snap = build_snapshot(next, rt.settings(), generation + 1, rd, rt.snapshot());
+          next_snap = build_snapshot(
+              next, rt.settings(), generation + 1, rd, rt.snapshot(),
+              [&rt](bool listener, std::uint16_t i) { return slot_busy(rt, listener, i); });
         }
         for (const auto& d : rd.items()) {
           std::cerr << config::format(d) << "\n";
@@ -145,6 +181,7 @@ int run_daemon(const config::Config& cfg_in, const std::vector<std::string>& pat
           log_line("reload refused: the dataplane section changed; it needs a restart");
         } else {
           ++generation;
+          bases.reused(rt, *rt.snapshot(), *next_snap);
           rt.publish(std::move(next_snap));
           cfg = std::move(next);
           log_line("reloaded: generation " + std::to_string(generation));
@@ -152,14 +189,14 @@ int run_daemon(const config::Config& cfg_in, const std::vector<std::string>& pat
       }
       const auto now = std::chrono::steady_clock::now();
       if (now - last_state >= std::chrono::seconds(1)) {
-        write_state(cfg, rt);
+        write_state(cfg, rt, bases);
         last_state = now;
       }
     }
     log_line("stopping");
     rt.stop();
-    write_state(cfg, rt);
-    std::cerr << counters_json(rt);
+    write_state(cfg, rt, bases);
+    std::cerr << counters_json(rt, bases);
   } catch (const std::exception& e) {
     log_line(std::string("fatal: ") + e.what());
     return 1;

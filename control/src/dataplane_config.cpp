@@ -91,11 +91,9 @@ dataplane::Settings build_settings(const config::Config& cfg,
   return s;
 }
 
-std::unique_ptr<dataplane::Snapshot> build_snapshot(const config::Config& cfg,
-                                                    const dataplane::Settings& settings,
-                                                    std::uint32_t generation,
-                                                    config::Diagnostics& diags,
-                                                    const dataplane::Snapshot* previous) {
+std::unique_ptr<dataplane::Snapshot> build_snapshot(
+    const config::Config& cfg, const dataplane::Settings& settings, std::uint32_t generation,
+    config::Diagnostics& diags, const dataplane::Snapshot* previous, const SlotBusy& busy) {
   auto snap = std::make_unique<dataplane::Snapshot>();
   snap->generation = generation;
   snap->global_maxconn = cfg.global.maxconn.value_or(0);
@@ -127,29 +125,46 @@ std::unique_ptr<dataplane::Snapshot> build_snapshot(const config::Config& cfg,
       snap->servers.push_back(retired);
     }
   }
-  // Workers size their per-slot counts for the most slots a snapshot may hold.
-  auto slot = [&diags](auto& table, auto& index_of, const std::string& name,
-                       const config::Origin& origin) -> std::optional<std::uint16_t> {
+  // Workers size their per-slot counts for the most slots a snapshot may hold. At that limit
+  // a drained slot, retired since the previous reload (so no worker can still pick it), is
+  // given to the new name.
+  auto slot = [&](auto& table, auto& index_of, const auto& before, const std::string& name,
+                  const config::Origin& origin) -> std::optional<std::uint16_t> {
     if (auto it = index_of.find(name); it != index_of.end()) {
       return it->second;
     }
     const bool listeners =
         std::is_same_v<std::decay_t<decltype(table)>, std::vector<dataplane::ListenerSlot>>;
     const std::size_t most = listeners ? dataplane::kMaxListeners : dataplane::kMaxServers;
-    if (table.size() >= most) {
-      diags.error(origin.file, origin.line, origin.column,
-                  std::string("too many ") + (listeners ? "listeners" : "servers") + " (at most " +
-                      std::to_string(most) +
-                      ", counting those removed by reloads that still drain)");
-      return std::nullopt;
+    if (table.size() < most) {
+      const auto i = static_cast<std::uint16_t>(table.size());
+      table.emplace_back();
+      index_of.emplace(name, i);
+      return i;
     }
-    const auto i = static_cast<std::uint16_t>(table.size());
-    table.emplace_back();
-    index_of.emplace(name, i);
-    return i;
+    for (std::size_t i = 0; i < before.size() && busy; ++i) {
+      const auto index = static_cast<std::uint16_t>(i);
+      auto old = index_of.find(before[i].name);
+      if (before[i].retired && old != index_of.end() && old->second == index &&
+          !busy(listeners, index)) {
+        index_of.erase(old);
+        index_of.emplace(name, index);
+        return index;
+      }
+    }
+    diags.error(origin.file, origin.line, origin.column,
+                std::string("too many ") + (listeners ? "listeners" : "servers") + " (at most " +
+                    std::to_string(most) +
+                    ", counting those removed by reloads that still have connections)");
+    return std::nullopt;
   };
+  static const std::vector<dataplane::ListenerSlot> kNoListeners;
+  static const std::vector<dataplane::ServerSlot> kNoServers;
+  const auto& listeners_before = previous != nullptr ? previous->listeners : kNoListeners;
+  const auto& servers_before = previous != nullptr ? previous->servers : kNoServers;
   for (const auto& l : cfg.listeners) {
-    const auto listener_slot = slot(snap->listeners, listener_index_of, l.name, l.origin);
+    const auto listener_slot =
+        slot(snap->listeners, listener_index_of, listeners_before, l.name, l.origin);
     if (!listener_slot) {
       continue;
     }
@@ -192,7 +207,8 @@ std::unique_ptr<dataplane::Snapshot> build_snapshot(const config::Config& cfg,
       }
       dataplane::ServerSlot ss;
       ss.name = l.name + "/" + sv.name;
-      const auto server_slot = slot(snap->servers, server_index_of, ss.name, sv.origin);
+      const auto server_slot =
+          slot(snap->servers, server_index_of, servers_before, ss.name, sv.origin);
       if (!server_slot) {
         continue;
       }

@@ -115,5 +115,52 @@ TEST(Snapshot, UnreachableServerIsAnErrorAtItsLine) {
       << config::format(diags.items().back());
 }
 
+// A listener with `n` servers named `prefix`0.. (all on the servers' subnet).
+std::string many_servers(const std::string& prefix, std::size_t n) {
+  std::string text = kDefaults + "listen imap\nbind 0.0.0.0:143\n";
+  for (std::size_t i = 0; i < n; ++i) {
+    text += "server " + prefix + std::to_string(i) + " 198.19.0." + std::to_string(10 + i % 200) +
+            ":143\n";
+  }
+  return text;
+}
+
+// At the slot limit a reload may take over slots retired by an earlier reload whose flows
+// are gone, never one that still has connections or that this very reload retires.
+TEST(Snapshot, AtTheSlotLimitDrainedRetiredSlotsAreReused) {
+  config::Diagnostics diags;
+  const std::size_t half = dataplane::kMaxServers / 2;
+  auto first = compile(many_servers("a", half), nullptr, diags);
+  ASSERT_FALSE(diags.has_errors());
+  // The a* servers are replaced by b*: all slots used, the a* retired.
+  auto second = compile(many_servers("b", half), first.get(), diags);
+  ASSERT_FALSE(diags.has_errors());
+  ASSERT_EQ(second->servers.size(), dataplane::kMaxServers);
+  // c* needs slots: none free. Refused while the retired a* slots are busy...
+  config::Config cfg;
+  config::parse_haproxy(many_servers("c", 2), "t.cfg", cfg, diags);
+  config::Diagnostics refused;
+  auto busy = [](bool, std::uint16_t) { return true; };
+  build_snapshot(cfg, lab_settings(), 3, refused, second.get(), busy);
+  EXPECT_TRUE(refused.has_errors());
+  EXPECT_NE(refused.items().at(0).message.find("too many servers"), std::string::npos);
+  // ...and given a drained a* slot once its flows are gone; b* (retired only by this reload)
+  // keep theirs.
+  config::Diagnostics ok;
+  auto idle = [](bool, std::uint16_t) { return false; };
+  auto third = build_snapshot(cfg, lab_settings(), 3, ok, second.get(), idle);
+  ASSERT_FALSE(ok.has_errors());
+  ASSERT_EQ(third->servers.size(), dataplane::kMaxServers);
+  const auto& l = third->listeners[0];
+  ASSERT_EQ(l.servers.size(), 2U);
+  for (const auto i : l.servers) {
+    EXPECT_LT(i, half) << "a slot the a* servers held";
+    EXPECT_EQ(third->servers[i].name.substr(0, 6), "imap/c");
+    EXPECT_FALSE(third->servers[i].retired);
+  }
+  EXPECT_EQ(third->servers[half].name, "imap/b0");
+  EXPECT_TRUE(third->servers[half].retired);
+}
+
 }  // namespace
 }  // namespace postern::control
