@@ -31,10 +31,14 @@ std::uint64_t tsc_ms() noexcept {
   return rte_get_tsc_cycles() / (hz / 1000);
 }
 
-// Options matter on SYNs, and on every segment of a flow with timestamps (the header
-// segment repeats the client's latest ones).
+// The state machine reads options on SYNs, and timestamps while the header segment may still
+// have to repeat the client's latest ones; established segments skip the walk (the rewrite
+// finds the timestamp option on its own, Linux's layout first).
 bool wants_options(const Flow& f, const FrameView& v) {
-  return f.has(kFlowTimestamps) || (v.tcp->tcp_flags & kSyn) != 0;
+  return (v.tcp->tcp_flags & kSyn) != 0 ||
+         (f.has(kFlowTimestamps) &&
+          (f.has(kFlowHeaderUnacked) || f.state == FlowState::kSynReceived ||
+           f.state == FlowState::kAwaitHeader));
 }
 
 }  // namespace
