@@ -1,0 +1,427 @@
+#!/usr/bin/env bash
+# Every packet of a mail session's opening exchange can be lost, and the session must still
+# work: the client logs in to Dovecot through the VIP and Dovecot logs the real client address
+# (rip=/rport= from the PROXY v2 header). Each case drops exactly ONE packet with a one-shot
+# nftables rule where a kernel sees it (the client or the server namespace: Postern's veth ends
+# belong to DPDK and have no kernel path), and nft's counter must show exactly one drop:
+#
+#   a  the client's SYN                     (client, output)
+#   b  the server's SYN-ACK leaving it      (server, output)
+#   c  the SYN-ACK reaching the client      (client, input)
+#   d  the client's handshake ACK           (client, output: its first segment after the SYN)
+#   e  the PROXY v2 header segment          (server, input: payload starts with the signature)
+#   f1 the greeting leaving the server      (server, output: payload "* OK")
+#   f2 the greeting reaching the client     (client, input)
+#   g1 the client's LOGIN leaving it        (client, output: payload "a1 LOGIN")
+#   g2 the LOGIN reaching the server        (server, input: shifted by the header's length)
+#   h  the server's ACK of the header       (server, output: Dovecot's kernel acknowledges the
+#      header at once with a pure ACK, before the greeting, seen with tcpdump: the first
+#      packet from :143 without SYN, FIN, RST or PSH and no payload)
+#   i  a server that answers a retransmitted SYN with a SYN-ACK carrying a NEW ISN (defect 1):
+#      the server namespace answers the first SYN with a SYN cookie (tcp_syncookies=2), that
+#      SYN-ACK is dropped after the balancer's connecting end saw it... (Postern: on its way to
+#      the client, so Postern saw it; HAProxy: as it reaches HAProxy's kernel, the connecting
+#      end there), then tcp_syncookies=0 before the retransmitted SYN, which gets a request
+#      socket with a random ISN. A capture in the server namespace must show two SYN-ACKs with
+#      different ISNs (within a minute, two cookie SYN-ACKs for the same SYN carry the SAME
+#      ISN, so cookies alone prove nothing). Postern must put the ISN the client acknowledged
+#      into its header's ACK, or the server drops the header and Dovecot logs "haproxy: Client
+#      timed out".
+#
+# Then a loss soak: SOAK_SESSIONS IMAP sessions (SOAK_PARALLEL at a time, client addresses in
+# turn) through (1) LOSS_PCT % random loss on both sides, both directions (nft numgen in the
+# client and the server namespace, input and output), and (2) bursts: every ~2 s the client
+# link drops everything for BURST_MS, and 1 s later the server link does (independent outages
+# on each side, so packets Postern has already accepted from one side are lost on the other).
+# Every session must succeed and Dovecot must log each login with its client's address:port,
+# exactly once (imap_soak.py check).
+#
+# Usage: tests/e2e/handshake_loss_test.sh   (root; POSTERN_BUILD_DIR, E2E_BALANCER=haproxy, LAB
+#        as in splice_bytes_test.sh; E2E_SOAK=1 runs 1,000 sessions per pattern; HS_SOAK_SESSIONS,
+#        HS_SOAK_PARALLEL, HS_LOSS_PCT, HS_BURST_MS change them; ~60-90 s, soak ~10 min)
+set -uo pipefail
+
+# shellcheck source=tests/e2e/lib.sh
+source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
+e2e_need_root
+# shellcheck source=tests/e2e/balancer.sh
+source "$E2E_ROOT/tests/e2e/balancer.sh"
+# shellcheck source=tests/e2e/mail.sh
+source "$E2E_ROOT/tests/e2e/mail.sh"
+
+TITLE="handshake loss ($BALANCER)"
+# Payload prefixes (nft @ih is the start of the TCP payload, after the options).
+SIG=0x0d0a0d0a000d0a515549540a # PROXY v2 signature (proxy-protocol.txt 2.2)
+GREETING=0x2a204f4b            # "* OK"
+LOGIN=0x6131204c4f47494e       # "a1 LOGIN" (mailclient.py's tag)
+if [ -n "${E2E_SOAK:-}" ]; then
+  SOAK_SESSIONS=${HS_SOAK_SESSIONS:-1000}
+  WATCHDOG=3600
+else
+  SOAK_SESSIONS=${HS_SOAK_SESSIONS:-120}
+  WATCHDOG=420
+fi
+SOAK_PARALLEL=${HS_SOAK_PARALLEL:-16}
+LOSS_PCT=${HS_LOSS_PCT:-5}
+BURST_MS=${HS_BURST_MS:-250}
+# A session under loss waits for TCP's own recovery: SYN retries at 1, 3, 7, 15, 31 s.
+SOAK_READ_TIMEOUT=40
+SOAK_PY=$E2E_ROOT/tests/e2e/imap_soak.py
+TOGGLER_PID=
+TCPDUMP_PID=
+WATCHER_PID=
+
+stop_pid() {
+  local pid=$1
+  [ -n "$pid" ] || return 0
+  kill -TERM "$pid" 2>/dev/null
+  wait "$pid" 2>/dev/null
+}
+
+cleanup() {
+  [ -z "${SOAK_DIR:-}" ] || touch "$SOAK_DIR/stop"
+  stop_pid "$TOGGLER_PID"
+  stop_pid "$TCPDUMP_PID"
+  stop_pid "$WATCHER_PID"
+  TOGGLER_PID='' TCPDUMP_PID='' WATCHER_PID=''
+  bal_stop
+  mail_peers_stop
+  bal_cleanup
+}
+e2e_run_with cleanup "$TITLE"
+e2e_watchdog "$WATCHDOG"
+
+# ---- helpers ---------------------------------------------------------------------------------
+
+ns_of() {
+  case $1 in
+  cli) echo "$NS_CLI" ;;
+  srv) echo "$NS_SRV" ;;
+  dp) echo "$NS_DP" ;;
+  esac
+}
+
+if_of() {
+  case $1 in
+  cli) echo cli0 ;;
+  srv) echo srv0 ;;
+  dp) echo dps0 ;;
+  esac
+}
+
+# drop_once SIDE HOOK MATCH: table postern_hs in SIDE's namespace drops the first packet that
+# matches on HOOK (input/output) and counts it; the set `seen` (one key: the protocol) lets
+# every later packet pass.
+drop_once() {
+  local ns
+  ns=$(ns_of "$1")
+  ip netns exec "$ns" nft delete table inet postern_hs 2>/dev/null
+  ip netns exec "$ns" nft -f - <<EOF
+table inet postern_hs {
+  set seen { type inet_proto; flags dynamic; size 4; }
+  counter dropped {}
+  chain c {
+    type filter hook $2 priority filter; policy accept;
+    meta l4proto @seen accept
+    $3 add @seen { meta l4proto } counter name dropped drop
+  }
+}
+EOF
+}
+
+drop_clear() {
+  ip netns exec "$(ns_of "$1")" nft delete table inet postern_hs 2>/dev/null || true
+}
+
+# dropped SIDE: packets counted by the one-shot rule.
+dropped() {
+  ip netns exec "$(ns_of "$1")" nft list counter inet postern_hs dropped 2>/dev/null |
+    awk '$1 == "packets" { print $2 }'
+}
+
+exactly_one_dropped() {
+  local n
+  n=$(dropped "$1")
+  echo "nft counter in $(ns_of "$1"): ${n:-?} packet(s) dropped"
+  [ "$n" = 1 ]
+}
+
+# What the Dovecots said since the last session's mark (warnings, errors, disconnects).
+dovecot_said() {
+  local dc
+  for dc in dc1 dc2; do
+    tail -c +"$((${MARK[$dc]:-0} + 1))" "${LOG_OF[$dc]}" 2>/dev/null |
+      grep -E 'Error|Warning|Disconnected|timed out' | sed "s/^/      $dc: /"
+  done
+}
+
+# login_case ID SIDE HOOK MATCH WHAT: one packet (WHAT) dropped, then an IMAP login that must
+# work and be logged with the client's address and port.
+login_case() {
+  local id=$1 side=$2 hook=$3 match=$4 what=$5 ms
+  e2e_log "---- case $id: $what is lost"
+  e2e_check "case $id: nft in $(ns_of "$side") ($hook): drop the first packet matching '$match'" \
+    drop_once "$side" "$hook" "$match" || return
+  if SESSION_TIMEOUT=15 e2e_check "case $id: IMAP login via $VIP:143 although $what was lost" \
+    session "$NS_CLI" imap "$VIP" 143; then
+    ms=$(sed -n 's/.* ms=\([0-9.]*\) .*/\1/p' <<<"$LAST")
+    e2e_log "info: case $id: session took ${ms:-?} ms (client port $LAST_PORT, $LAST_INSTANCE)"
+  else
+    dovecot_said
+  fi
+  e2e_check "case $id: exactly one packet dropped ($what)" exactly_one_dropped "$side"
+  if [ -n "$LAST_INSTANCE" ] && [ -n "$LAST_PORT" ]; then
+    e2e_check "case $id: $LAST_INSTANCE logs rip=$CLIENT_ADDR rport=$LAST_PORT" \
+      dovecot_login_logged "$LAST_INSTANCE" imap-login "$CLIENT_ADDR" "$LAST_PORT" "$VIP" 143
+  fi
+  drop_clear "$side"
+}
+
+# ---- case i helpers --------------------------------------------------------------------------
+
+syncookies() {
+  ip netns exec "$NS_SRV" sysctl -q -w "net.ipv4.tcp_syncookies=$1"
+}
+
+capture_listening() {
+  grep -q 'listening on' "$CASE_DIR/tcpdump.err"
+}
+
+# Waits (5 s at most) for the one-shot rule to drop the cookie SYN-ACK, then turns cookies off
+# before the client's (or HAProxy's) SYN retransmission, 1 s after the first SYN.
+switch_after_drop() {
+  local side=$1 i t0
+  t0=$(date +%s%N)
+  for i in $(seq 1 250); do
+    if [ "$(dropped "$side")" = 1 ]; then
+      syncookies 0
+      echo "syncookies 0 set $((($(date +%s%N) - t0) / 1000000)) ms after the session started" \
+        >"$CASE_DIR/switched"
+      return 0
+    fi
+    sleep 0.02
+  done
+  echo "the cookie SYN-ACK was not dropped within 5 s" >"$CASE_DIR/switched"
+  return 1
+}
+
+switched() {
+  cat "$CASE_DIR/switched"
+  grep -q 'syncookies 0 set' "$CASE_DIR/switched"
+}
+
+# The SYN-ACKs the server sent (tcpdump in its namespace): at least two, the ISNs different.
+two_isns() {
+  local lines first last l
+  stop_pid "$TCPDUMP_PID"
+  TCPDUMP_PID=
+  lines=$(tcpdump -nn -S -r "$CASE_DIR/synack.pcap" 2>/dev/null)
+  while IFS= read -r l; do echo "  | $l"; done <<<"$lines"
+  first=$(sed -n '1s/.* seq \([0-9]*\),.*/\1/p' <<<"$lines")
+  last=$(sed -n '$s/.* seq \([0-9]*\),.*/\1/p' <<<"$lines")
+  echo "SYN-ACK ISNs: first ${first:-none}, last ${last:-none}"
+  [ "$(grep -c 'Flags \[S\.\]' <<<"$lines")" -ge 2 ] && [ -n "$first" ] && [ "$first" != "$last" ]
+}
+
+case_new_isn() {
+  local side hook old ms
+  if [ "$BALANCER" = postern ]; then
+    side=cli # Postern forwarded the SYN-ACK: it is lost between Postern and the client
+  else
+    side=dp # HAProxy's kernel is the connecting end: lose the SYN-ACK before it sees it
+  fi
+  hook=input
+  CASE_DIR=$LAB_RUN_DIR/case-i
+  mkdir -p "$CASE_DIR"
+  e2e_log "---- case i: the retransmitted SYN is answered with a new ISN"
+  if ! command -v tcpdump >/dev/null; then
+    e2e_fail "case i: tcpdump missing (scripts/setup.sh installs it)"
+    return
+  fi
+  old=$(ip netns exec "$NS_SRV" sysctl -n net.ipv4.tcp_syncookies)
+  e2e_check "case i: server namespace answers SYNs with SYN cookies (tcp_syncookies=2)" syncookies 2 ||
+    return
+  e2e_check "case i: nft in $(ns_of "$side") ($hook): drop the first SYN-ACK from :143" \
+    drop_once "$side" "$hook" "tcp sport 143 tcp flags & (syn | ack) == (syn | ack)" || return
+  ip netns exec "$NS_SRV" tcpdump --immediate-mode -U -nn -i srv0 -w "$CASE_DIR/synack.pcap" \
+    'tcp src port 143 and tcp[tcpflags] & (tcp-syn|tcp-ack) == (tcp-syn|tcp-ack)' \
+    </dev/null >/dev/null 2>"$CASE_DIR/tcpdump.err" &
+  TCPDUMP_PID=$!
+  e2e_check "case i: capture of the server's SYN-ACKs running" e2e_wait 5 capture_listening || return
+  rm -f "$CASE_DIR/switched"
+  switch_after_drop "$side" &
+  WATCHER_PID=$!
+  if SESSION_TIMEOUT=15 e2e_check "case i: IMAP login via $VIP:143 although the server changed its ISN" \
+    session "$NS_CLI" imap "$VIP" 143; then
+    ms=$(sed -n 's/.* ms=\([0-9.]*\) .*/\1/p' <<<"$LAST")
+    e2e_log "info: case i: session took ${ms:-?} ms (client port $LAST_PORT, $LAST_INSTANCE)"
+  else
+    dovecot_said
+  fi
+  wait "$WATCHER_PID"
+  WATCHER_PID=
+  e2e_check "case i: cookies turned off after the first SYN-ACK, before the retransmission" switched
+  e2e_check "case i: exactly one SYN-ACK dropped" exactly_one_dropped "$side"
+  e2e_check "case i: the server's two SYN-ACKs carry different ISNs (capture)" two_isns
+  if [ -n "$LAST_INSTANCE" ] && [ -n "$LAST_PORT" ]; then
+    e2e_check "case i: $LAST_INSTANCE logs rip=$CLIENT_ADDR rport=$LAST_PORT" \
+      dovecot_login_logged "$LAST_INSTANCE" imap-login "$CLIENT_ADDR" "$LAST_PORT" "$VIP" 143
+  fi
+  syncookies "$old"
+  drop_clear "$side"
+}
+
+# ---- soak helpers ----------------------------------------------------------------------------
+
+# loss_table SIDE: table postern_loss on SIDE's lab interface, both directions, TCP only:
+# chain `loss` (random drops, counted in `rnd`) and chain `outage` (filled by the burst
+# toggler, counted in `bursts`), each jumped to from input and output.
+loss_table() {
+  local ns ifc
+  ns=$(ns_of "$1")
+  ifc=$(if_of "$1")
+  ip netns exec "$ns" nft delete table inet postern_loss 2>/dev/null
+  ip netns exec "$ns" nft -f - <<EOF
+table inet postern_loss {
+  counter rnd {}
+  counter bursts {}
+  chain loss {}
+  chain outage {}
+  chain in {
+    type filter hook input priority filter; policy accept;
+    iifname "$ifc" meta l4proto tcp jump loss
+    iifname "$ifc" meta l4proto tcp jump outage
+  }
+  chain out {
+    type filter hook output priority filter; policy accept;
+    oifname "$ifc" meta l4proto tcp jump loss
+    oifname "$ifc" meta l4proto tcp jump outage
+  }
+}
+EOF
+}
+
+loss_counter() {
+  ip netns exec "$(ns_of "$1")" nft list counter inet postern_loss "$2" 2>/dev/null |
+    awk '$1 == "packets" { print $2 }'
+}
+
+random_loss() {
+  local side
+  for side in cli srv; do
+    ip netns exec "$(ns_of "$side")" nft add rule inet postern_loss loss \
+      numgen random mod 100 '<' "$LOSS_PCT" counter name rnd drop || return 1
+  done
+}
+
+random_loss_off() {
+  local side
+  for side in cli srv; do
+    ip netns exec "$(ns_of "$side")" nft flush chain inet postern_loss loss
+  done
+}
+
+outage() {
+  if [ "$2" = on ]; then
+    ip netns exec "$(ns_of "$1")" nft add rule inet postern_loss outage counter name bursts drop
+  else
+    ip netns exec "$(ns_of "$1")" nft flush chain inet postern_loss outage
+  fi
+}
+
+# The burst pattern, until SOAK_DIR/stop appears (bounded by the watchdog's limit): each ~2 s
+# the client link is down for BURST_MS, and half a period later the server link is.
+burst_toggler() {
+  local b n=0
+  b=$(printf '0.%03d' "$BURST_MS")
+  while [ ! -e "$SOAK_DIR/stop" ] && [ "$SECONDS" -lt "$WATCHDOG" ]; do
+    sleep 0.75
+    outage cli on
+    sleep "$b"
+    outage cli off
+    sleep 0.75
+    outage srv on
+    sleep "$b"
+    outage srv off
+    n=$((n + 1))
+    echo "$n" >"$SOAK_DIR/bursts"
+  done
+  outage cli off
+  outage srv off
+}
+
+# soak LABEL: SOAK_SESSIONS sessions under the loss now in force; SOAK_SUMMARY its line.
+soak() {
+  local label=$1 rc dc
+  for dc in dc1 dc2; do MARK[$dc]=$(e2e_size "${LOG_OF[$dc]}"); done
+  SOAK_SUMMARY=$(ip netns exec "$NS_CLI" python3 "$SOAK_PY" run --host "$VIP" --port 143 \
+    --sessions "$SOAK_SESSIONS" --parallel "$SOAK_PARALLEL" --sources "$(tr ' ' ',' <<<"$CLIENT_ADDRS")" \
+    --timeout "$SOAK_READ_TIMEOUT" --session-limit 150 --max-seconds $((WATCHDOG - SECONDS - 60)) \
+    --results "$SOAK_DIR/$label.jsonl" --label "$label" 2>&1)
+  rc=$?
+  echo "$SOAK_SUMMARY"
+  return $rc
+}
+
+soak_logged() {
+  python3 "$SOAK_PY" check --results "$SOAK_DIR/$1.jsonl" --wait 10 \
+    --log "${LOG_OF[dc1]}:${MARK[dc1]}" --log "${LOG_OF[dc2]}:${MARK[dc2]}"
+}
+
+positive() {
+  echo "$1: $2"
+  [ "${2:-0}" -gt 0 ]
+}
+
+# ---- lab, peers, balancer --------------------------------------------------------------------
+
+bal_lab_up hs || e2e_abort "no lab"
+mail_peers_start dovecot || e2e_abort "dovecot"
+bal_start "$E2E_ROOT/tests/e2e/cfg/imap.cfg" || e2e_abort "no balancer"
+via_vip imap 143 || e2e_abort "no IMAP login without loss"
+
+# ---- one lost packet per case ----------------------------------------------------------------
+
+synack="tcp sport 143 tcp flags & (syn | ack) == (syn | ack)"
+login_case a cli output "oifname cli0 tcp dport 143 tcp flags & (syn | ack) == syn" "the client's SYN"
+login_case b srv output "$synack" "the server's SYN-ACK (leaving the server)"
+login_case c cli input "$synack" "the SYN-ACK (reaching the client)"
+login_case d cli output "tcp dport 143 tcp flags & (syn | ack | fin | rst) == ack" "the client's handshake ACK"
+login_case e srv input "tcp dport 143 @ih,0,96 $SIG" "the PROXY v2 header segment"
+login_case f1 srv output "tcp sport 143 @ih,0,32 $GREETING" "the greeting (leaving the server)"
+login_case f2 cli input "tcp sport 143 @ih,0,32 $GREETING" "the greeting (reaching the client)"
+login_case g1 cli output "tcp dport 143 @ih,0,64 $LOGIN" "the client's LOGIN (leaving the client)"
+login_case g2 srv input "tcp dport 143 @ih,0,64 $LOGIN" "the client's LOGIN (reaching the server)"
+login_case h srv output "tcp sport 143 ip length <= 64 tcp flags & (syn | ack | fin | rst | psh) == ack" \
+  "the server's ACK of the header"
+case_new_isn
+
+# ---- soak: random and bursty loss ------------------------------------------------------------
+
+SOAK_DIR=$LAB_RUN_DIR/soak
+mkdir -p "$SOAK_DIR"
+e2e_check "loss tables in $NS_CLI (cli0) and $NS_SRV (srv0), both directions" \
+  eval 'loss_table cli && loss_table srv' || e2e_abort "nft"
+
+e2e_log "---- soak: $SOAK_SESSIONS sessions through $LOSS_PCT % random loss on both sides"
+e2e_check "random loss $LOSS_PCT % on: client and server namespaces, input and output" random_loss
+e2e_check "soak random: every session logs in ($SOAK_SESSIONS, $SOAK_PARALLEL at a time)" soak random
+e2e_log "info: ${SOAK_SUMMARY%%$'\n'*}"
+random_loss_off
+n=$(($(loss_counter cli rnd) + $(loss_counter srv rnd)))
+e2e_check "  the loss was real: $n packets dropped at random (client + server)" positive "random drops" "$n"
+e2e_check "  Dovecot logged every login once with its client's rip/rport" soak_logged random
+
+e2e_log "---- soak: $SOAK_SESSIONS sessions through ${BURST_MS} ms outages every ~2 s on each side"
+rm -f "$SOAK_DIR/stop"
+burst_toggler &
+TOGGLER_PID=$!
+e2e_check "soak bursty: every session logs in ($SOAK_SESSIONS, $SOAK_PARALLEL at a time)" soak bursty
+e2e_log "info: ${SOAK_SUMMARY%%$'\n'*}"
+touch "$SOAK_DIR/stop"
+wait "$TOGGLER_PID"
+TOGGLER_PID=
+n=$(($(loss_counter cli bursts) + $(loss_counter srv bursts)))
+e2e_check "  the outages were real: $(cat "$SOAK_DIR/bursts" 2>/dev/null || echo 0) per side, $n packets dropped" \
+  positive "burst drops" "$n"
+e2e_check "  Dovecot logged every login once with its client's rip/rport" soak_logged bursty
