@@ -34,15 +34,15 @@ E2E_ARTIFACTS=${E2E_ARTIFACTS:-/tmp/postern-e2e}
 bal_lab_up() {
   LAB_NAME=$(e2e_lab_name "$1")
   shift
-  local mode=() extra=("$@")
+  local mode=() lab_opts=("$@")
   [ "$BALANCER" = postern ] || mode=(--kernel)
   if [ "$BALANCER" = postern ] && [ ! -x "$POSTERN_BIN" ]; then
     e2e_fail "postern binary: $POSTERN_BIN missing (set POSTERN_BUILD_DIR, or build it)"
     return 1
   fi
   BAL_LAB_UP=1
-  e2e_check "lab $LAB_NAME up (${mode[*]:-dpdk}${extra[*]:+ ${extra[*]}})" \
-    "$E2E_ROOT/scripts/lab.sh" up "$LAB_NAME" "${mode[@]}" "${extra[@]}" || return 1
+  e2e_check "lab $LAB_NAME up (${mode[*]:-dpdk}${lab_opts[*]:+ ${lab_opts[*]}})" \
+    "$E2E_ROOT/scripts/lab.sh" up "$LAB_NAME" "${mode[@]}" "${lab_opts[@]}" || return 1
   # shellcheck source=/dev/null
   source "/run/postern-lab/$LAB_NAME.env"
   BAL_DIR=$LAB_RUN_DIR/balancer
