@@ -7,7 +7,8 @@
 #
 #   bal_lab_up PREFIX [OPT...] lab up (name from e2e_lab_name PREFIX), its env sourced; OPT are
 #                              more lab.sh options (--router)
-#   bal_start CFG...           starts the balancer with dataplane.yaml (Postern) + CFG...
+#   bal_start CFG...           starts the balancer with dataplane.yaml (Postern) + CFG...; with
+#                              BAL_SKIP_ECHO=1 Postern is not pinged (no traffic to the VIP)
 #   bal_stop                   stops it (Postern: SIGINT, its final counters to BAL_DIR/final.json)
 #   bal_counter PATH           a number from Postern's state JSON, e.g. counters.flows_created,
 #                              drops.no_listener, servers.recorder/r1.total
@@ -123,6 +124,7 @@ bal_start() {
   BAL_PID=$!
   e2e_log "postern pid $BAL_PID: $POSTERN_BIN ${args[*]}"
   e2e_check "postern dataplane running" bal_postern_up || return 1
+  [ -z "${BAL_SKIP_ECHO:-}" ] || return 0
   e2e_check "postern answers ICMP echo on $VIP (ARP resolved)" bal_vip_answers || return 1
 }
 
