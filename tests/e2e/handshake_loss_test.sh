@@ -5,18 +5,24 @@
 # nftables rule where a kernel sees it (the client or the server namespace: Postern's veth ends
 # belong to DPDK and have no kernel path), and nft's counter must show exactly one drop:
 #
-#   a  the client's SYN                     (client, output)
-#   b  the server's SYN-ACK leaving it      (server, output)
-#   c  the SYN-ACK reaching the client      (client, input)
-#   d  the client's handshake ACK           (client, output: its first segment after the SYN)
-#   e  the PROXY v2 header segment          (server, input: payload starts with the signature)
-#   f1 the greeting leaving the server      (server, output: payload "* OK")
-#   f2 the greeting reaching the client     (client, input)
-#   g1 the client's LOGIN leaving it        (client, output: payload "a1 LOGIN")
-#   g2 the LOGIN reaching the server        (server, input: shifted by the header's length)
-#   h  the server's ACK of the header       (server, output: Dovecot's kernel acknowledges the
+#   a  the client's SYN                     (client, out)
+#   b  the server's SYN-ACK leaving it      (server, out)
+#   c  the SYN-ACK reaching the client      (client, in)
+#   d  the client's handshake ACK           (client, out: its first segment after the SYN)
+#   e  the PROXY v2 header segment          (server, in: payload starts with the signature)
+#   f1 the greeting leaving the server      (server, out: payload "* OK")
+#   f2 the greeting reaching the client     (client, in)
+#   g1 the client's LOGIN leaving it        (client, out: payload "a1 LOGIN")
+#   g2 the LOGIN reaching the server        (server, in: shifted by the header's length)
+#   h  the server's ACK of the header       (server, out: Dovecot's kernel acknowledges the
 #      header at once with a pure ACK, before the greeting, seen with tcpdump: the first
 #      packet from :143 without SYN, FIN, RST or PSH and no payload)
+#
+# "in" drops in the input hook. "out" must look like a loss in the network, which the output
+# hook is not: a packet dropped there fails the sender's transmit call (EPERM), and Linux TCP
+# deletes a request socket whose SYN-ACK retransmission fails and keeps unsent data out of
+# flight. So "out" is the netdev egress hook of the lab interface, where `fwd to` a veth left
+# down (pbh0, a blackhole in the same namespace) takes the packet while the sender sees success.
 #   i  a server that answers a retransmitted SYN with a SYN-ACK carrying a NEW ISN (defect 1):
 #      the server namespace answers the first SYN with a SYN cookie (tcp_syncookies=2), that
 #      SYN-ACK is dropped after the balancer's connecting end saw it... (Postern: on its way to
@@ -30,7 +36,7 @@
 #
 # Then a loss soak: SOAK_SESSIONS IMAP sessions (SOAK_PARALLEL at a time, client addresses in
 # turn) through (1) LOSS_PCT % random loss on both sides, both directions (nft numgen in the
-# client and the server namespace, input and output), and (2) bursts: every ~2 s the client
+# client and the server namespace, in and out as above), and (2) bursts: every ~2 s the client
 # link drops everything for BURST_MS, and 1 s later the server link does (independent outages
 # on each side, so packets Postern has already accepted from one side are lost on the other).
 # Every session must succeed and Dovecot must log each login with its client's address:port,
@@ -109,34 +115,65 @@ if_of() {
   esac
 }
 
-# drop_once SIDE HOOK MATCH: table postern_hs in SIDE's namespace drops the first packet that
-# matches on HOOK (input/output) and counts it; the set `seen` (one key: the protocol) lets
+# blackhole SIDE: the veth pair pbh0/pbh1, left down, in SIDE's namespace: `fwd to "pbh0"` on
+# egress loses a packet without the sender noticing.
+blackhole() {
+  local ns
+  ns=$(ns_of "$1")
+  ip netns exec "$ns" ip link show pbh0 >/dev/null 2>&1 ||
+    ip netns exec "$ns" ip link add pbh0 type veth peer name pbh1
+}
+
+# nft_hook SIDE DIR: the family and chain head for losing packets in direction DIR (in/out) on
+# SIDE's lab interface; NFT_LOSE: the verdict that loses the packet.
+nft_hook() {
+  if [ "$2" = in ]; then
+    NFT_FAMILY=inet
+    NFT_HOOK="type filter hook input priority filter; policy accept;"
+    NFT_LOSE=drop
+  else
+    NFT_FAMILY=netdev
+    NFT_HOOK="type filter hook egress device \"$(if_of "$1")\" priority filter; policy accept;"
+    NFT_LOSE='fwd to pbh0'
+  fi
+}
+
+# drop_once SIDE DIR MATCH: table postern_hs in SIDE's namespace loses the first packet that
+# matches in direction DIR (in/out) and counts it; the set `seen` (one key: the protocol) lets
 # every later packet pass.
 drop_once() {
   local ns
   ns=$(ns_of "$1")
-  ip netns exec "$ns" nft delete table inet postern_hs 2>/dev/null
+  drop_clear "$1"
+  blackhole "$1" || return 1
+  nft_hook "$1" "$2"
   ip netns exec "$ns" nft -f - <<EOF
-table inet postern_hs {
+table $NFT_FAMILY postern_hs {
   set seen { type inet_proto; flags dynamic; size 4; }
   counter dropped {}
   chain c {
-    type filter hook $2 priority filter; policy accept;
+    $NFT_HOOK
     meta l4proto @seen accept
-    $3 add @seen { meta l4proto } counter name dropped drop
+    $3 add @seen { meta l4proto } counter name dropped $NFT_LOSE
   }
 }
 EOF
 }
 
 drop_clear() {
-  ip netns exec "$(ns_of "$1")" nft delete table inet postern_hs 2>/dev/null || true
+  local fam
+  for fam in inet netdev; do
+    ip netns exec "$(ns_of "$1")" nft delete table "$fam" postern_hs 2>/dev/null
+  done
+  return 0
 }
 
 # dropped SIDE: packets counted by the one-shot rule.
 dropped() {
-  ip netns exec "$(ns_of "$1")" nft list counter inet postern_hs dropped 2>/dev/null |
-    awk '$1 == "packets" { print $2 }'
+  local fam
+  for fam in inet netdev; do
+    ip netns exec "$(ns_of "$1")" nft list counter "$fam" postern_hs dropped 2>/dev/null
+  done | awk '$1 == "packets" { n += $2; seen = 1 } END { if (seen) print n }'
 }
 
 exactly_one_dropped() {
@@ -155,13 +192,13 @@ dovecot_said() {
   done
 }
 
-# login_case ID SIDE HOOK MATCH WHAT: one packet (WHAT) dropped, then an IMAP login that must
+# login_case ID SIDE DIR MATCH WHAT: one packet (WHAT) lost, then an IMAP login that must
 # work and be logged with the client's address and port.
 login_case() {
-  local id=$1 side=$2 hook=$3 match=$4 what=$5 ms
+  local id=$1 side=$2 dir=$3 match=$4 what=$5 ms
   e2e_log "---- case $id: $what is lost"
-  e2e_check "case $id: nft in $(ns_of "$side") ($hook): drop the first packet matching '$match'" \
-    drop_once "$side" "$hook" "$match" || return
+  e2e_check "case $id: nft in $(ns_of "$side") ($dir): lose the first packet matching '$match'" \
+    drop_once "$side" "$dir" "$match" || return
   if SESSION_TIMEOUT=15 e2e_check "case $id: IMAP login via $VIP:143 although $what was lost" \
     session "$NS_CLI" imap "$VIP" 143; then
     ms=$(sed -n 's/.* ms=\([0-9.]*\) .*/\1/p' <<<"$LAST")
@@ -224,13 +261,13 @@ two_isns() {
 }
 
 case_new_isn() {
-  local side hook old ms
+  local side dir old ms
   if [ "$BALANCER" = postern ]; then
     side=cli # Postern forwarded the SYN-ACK: it is lost between Postern and the client
   else
     side=dp # HAProxy's kernel is the connecting end: lose the SYN-ACK before it sees it
   fi
-  hook=input
+  dir=in
   CASE_DIR=$LAB_RUN_DIR/case-i
   mkdir -p "$CASE_DIR"
   e2e_log "---- case i: the retransmitted SYN is answered with a new ISN"
@@ -241,8 +278,8 @@ case_new_isn() {
   old=$(ip netns exec "$NS_SRV" sysctl -n net.ipv4.tcp_syncookies)
   e2e_check "case i: server namespace answers SYNs with SYN cookies (tcp_syncookies=2)" syncookies 2 ||
     return
-  e2e_check "case i: nft in $(ns_of "$side") ($hook): drop the first SYN-ACK from :143" \
-    drop_once "$side" "$hook" "tcp sport 143 tcp flags & (syn | ack) == (syn | ack)" || return
+  e2e_check "case i: nft in $(ns_of "$side") ($dir): drop the first SYN-ACK from :143" \
+    drop_once "$side" "$dir" "tcp sport 143 tcp flags & (syn | ack) == (syn | ack)" || return
   ip netns exec "$NS_SRV" tcpdump --immediate-mode -U -nn -i srv0 -w "$CASE_DIR/synack.pcap" \
     'tcp src port 143 and tcp[tcpflags] & (tcp-syn|tcp-ack) == (tcp-syn|tcp-ack)' \
     </dev/null >/dev/null 2>"$CASE_DIR/tcpdump.err" &
@@ -273,59 +310,80 @@ case_new_isn() {
 
 # ---- soak helpers ----------------------------------------------------------------------------
 
-# loss_table SIDE: table postern_loss on SIDE's lab interface, both directions, TCP only:
-# chain `loss` (random drops, counted in `rnd`) and chain `outage` (filled by the burst
-# toggler, counted in `bursts`), each jumped to from input and output.
+# loss_table SIDE: tables postern_loss (one per direction, as for drop_once) on SIDE's lab
+# interface, TCP only: chain `loss` (random losses, counted in `rnd`) and chain `outage`
+# (filled by the burst toggler, counted in `bursts`), each jumped to from the hook's chain.
 loss_table() {
-  local ns ifc
+  local ns ifc dir match
   ns=$(ns_of "$1")
   ifc=$(if_of "$1")
-  ip netns exec "$ns" nft delete table inet postern_loss 2>/dev/null
-  ip netns exec "$ns" nft -f - <<EOF
-table inet postern_loss {
+  blackhole "$1" || return 1
+  for dir in in out; do
+    nft_hook "$1" "$dir"
+    match=
+    [ "$dir" = out ] || match="iifname \"$ifc\""
+    ip netns exec "$ns" nft delete table "$NFT_FAMILY" postern_loss 2>/dev/null
+    ip netns exec "$ns" nft -f - <<EOF || return 1
+table $NFT_FAMILY postern_loss {
   counter rnd {}
   counter bursts {}
   chain loss {}
   chain outage {}
-  chain in {
-    type filter hook input priority filter; policy accept;
-    iifname "$ifc" meta l4proto tcp jump loss
-    iifname "$ifc" meta l4proto tcp jump outage
-  }
-  chain out {
-    type filter hook output priority filter; policy accept;
-    oifname "$ifc" meta l4proto tcp jump loss
-    oifname "$ifc" meta l4proto tcp jump outage
+  chain c {
+    $NFT_HOOK
+    $match meta l4proto tcp jump loss
+    $match meta l4proto tcp jump outage
   }
 }
 EOF
+  done
 }
 
+# loss_counter SIDE NAME: both directions' counter NAME, added up.
 loss_counter() {
-  ip netns exec "$(ns_of "$1")" nft list counter inet postern_loss "$2" 2>/dev/null |
-    awk '$1 == "packets" { print $2 }'
+  local fam
+  for fam in inet netdev; do
+    ip netns exec "$(ns_of "$1")" nft list counter "$fam" postern_loss "$2" 2>/dev/null
+  done | awk '$1 == "packets" { n += $2 } END { print n + 0 }'
+}
+
+# loss_rule SIDE CHAIN STATEMENT...: adds STATEMENT, then the losing verdict, to CHAIN of both
+# directions' tables; loss_flush SIDE CHAIN empties them.
+loss_rule() {
+  local side=$1 chain=$2 dir
+  shift 2
+  for dir in in out; do
+    nft_hook "$side" "$dir"
+    # shellcheck disable=SC2086 # NFT_LOSE is two words on egress
+    ip netns exec "$(ns_of "$side")" nft add rule "$NFT_FAMILY" postern_loss "$chain" "$@" $NFT_LOSE ||
+      return 1
+  done
+}
+
+loss_flush() {
+  local fam
+  for fam in inet netdev; do
+    ip netns exec "$(ns_of "$1")" nft flush chain "$fam" postern_loss "$2"
+  done
 }
 
 random_loss() {
   local side
   for side in cli srv; do
-    ip netns exec "$(ns_of "$side")" nft add rule inet postern_loss loss \
-      numgen random mod 100 '<' "$LOSS_PCT" counter name rnd drop || return 1
+    loss_rule "$side" loss numgen random mod 100 '<' "$LOSS_PCT" counter name rnd || return 1
   done
 }
 
 random_loss_off() {
-  local side
-  for side in cli srv; do
-    ip netns exec "$(ns_of "$side")" nft flush chain inet postern_loss loss
-  done
+  loss_flush cli loss
+  loss_flush srv loss
 }
 
 outage() {
   if [ "$2" = on ]; then
-    ip netns exec "$(ns_of "$1")" nft add rule inet postern_loss outage counter name bursts drop
+    loss_rule "$1" outage counter name bursts
   else
-    ip netns exec "$(ns_of "$1")" nft flush chain inet postern_loss outage
+    loss_flush "$1" outage
   fi
 }
 
@@ -383,16 +441,16 @@ via_vip imap 143 || e2e_abort "no IMAP login without loss"
 # ---- one lost packet per case ----------------------------------------------------------------
 
 synack="tcp sport 143 tcp flags & (syn | ack) == (syn | ack)"
-login_case a cli output "oifname cli0 tcp dport 143 tcp flags & (syn | ack) == syn" "the client's SYN"
-login_case b srv output "$synack" "the server's SYN-ACK (leaving the server)"
-login_case c cli input "$synack" "the SYN-ACK (reaching the client)"
-login_case d cli output "tcp dport 143 tcp flags & (syn | ack | fin | rst) == ack" "the client's handshake ACK"
-login_case e srv input "tcp dport 143 @ih,0,96 $SIG" "the PROXY v2 header segment"
-login_case f1 srv output "tcp sport 143 @ih,0,32 $GREETING" "the greeting (leaving the server)"
-login_case f2 cli input "tcp sport 143 @ih,0,32 $GREETING" "the greeting (reaching the client)"
-login_case g1 cli output "tcp dport 143 @ih,0,64 $LOGIN" "the client's LOGIN (leaving the client)"
-login_case g2 srv input "tcp dport 143 @ih,0,64 $LOGIN" "the client's LOGIN (reaching the server)"
-login_case h srv output "tcp sport 143 ip length <= 64 tcp flags & (syn | ack | fin | rst | psh) == ack" \
+login_case a cli out "tcp dport 143 tcp flags & (syn | ack) == syn" "the client's SYN"
+login_case b srv out "$synack" "the server's SYN-ACK (leaving the server)"
+login_case c cli in "$synack" "the SYN-ACK (reaching the client)"
+login_case d cli out "tcp dport 143 tcp flags & (syn | ack | fin | rst) == ack" "the client's handshake ACK"
+login_case e srv in "tcp dport 143 @ih,0,96 $SIG" "the PROXY v2 header segment"
+login_case f1 srv out "tcp sport 143 @ih,0,32 $GREETING" "the greeting (leaving the server)"
+login_case f2 cli in "tcp sport 143 @ih,0,32 $GREETING" "the greeting (reaching the client)"
+login_case g1 cli out "tcp dport 143 @ih,0,64 $LOGIN" "the client's LOGIN (leaving the client)"
+login_case g2 srv in "tcp dport 143 @ih,0,64 $LOGIN" "the client's LOGIN (reaching the server)"
+login_case h srv out "tcp sport 143 ip length <= 64 tcp flags & (syn | ack | fin | rst | psh) == ack" \
   "the server's ACK of the header"
 case_new_isn
 
@@ -404,7 +462,7 @@ e2e_check "loss tables in $NS_CLI (cli0) and $NS_SRV (srv0), both directions" \
   eval 'loss_table cli && loss_table srv' || e2e_abort "nft"
 
 e2e_log "---- soak: $SOAK_SESSIONS sessions through $LOSS_PCT % random loss on both sides"
-e2e_check "random loss $LOSS_PCT % on: client and server namespaces, input and output" random_loss
+e2e_check "random loss $LOSS_PCT % on: client and server namespaces, both directions" random_loss
 e2e_check "soak random: every session logs in ($SOAK_SESSIONS, $SOAK_PARALLEL at a time)" soak random
 e2e_log "info: ${SOAK_SUMMARY%%$'\n'*}"
 random_loss_off

@@ -92,6 +92,9 @@ def run(args):
           f"max {secs[-1]:.2f}; over 1 s: {sum(1 for s in secs if s > 1.0)}", flush=True)
     for r in [r for r in results if not r["ok"]][:8]:
         print(f"  FAIL session {r['i']} after {r['seconds']} s: {r['error']}", flush=True)
+    slowest = sorted(ok, key=lambda r: -r["seconds"])[:3]
+    if slowest:
+        print("  slowest: " + ", ".join(f"{r['local']} {r['seconds']:.1f} s" for r in slowest), flush=True)
     return 0 if len(ok) == len(results) == args.sessions else 1
 
 
