@@ -44,7 +44,8 @@
 #
 # Usage: tests/e2e/handshake_loss_test.sh   (root; POSTERN_BUILD_DIR, E2E_BALANCER=haproxy, LAB
 #        as in splice_bytes_test.sh; E2E_SOAK=1 runs 1,000 sessions per pattern; HS_SOAK_SESSIONS,
-#        HS_SOAK_PARALLEL, HS_LOSS_PCT, HS_BURST_MS change them; ~60-90 s, soak ~10 min)
+#        HS_SOAK_PARALLEL, HS_LOSS_PCT, HS_BURST_MS change them; HS_CAPTURE=1 keeps the soak's
+#        packets; ~50-70 s, with E2E_SOAK=1 ~3-5 min)
 set -uo pipefail
 
 # shellcheck source=tests/e2e/lib.sh
@@ -76,6 +77,7 @@ SOAK_PY=$E2E_ROOT/tests/e2e/imap_soak.py
 TOGGLER_PID=
 TCPDUMP_PID=
 WATCHER_PID=
+CAPTURE_PIDS=()
 
 stop_pid() {
   local pid=$1
@@ -89,6 +91,7 @@ cleanup() {
   stop_pid "$TOGGLER_PID"
   stop_pid "$TCPDUMP_PID"
   stop_pid "$WATCHER_PID"
+  capture_stop
   TOGGLER_PID='' TCPDUMP_PID='' WATCHER_PID=''
   bal_stop
   mail_peers_stop
@@ -168,10 +171,10 @@ drop_clear() {
   return 0
 }
 
-# dropped SIDE: packets counted by the one-shot rule.
+# dropped SIDE [FAMILY]: packets counted by the one-shot rule (of FAMILY only: faster).
 dropped() {
   local fam
-  for fam in inet netdev; do
+  for fam in ${2:-inet netdev}; do
     ip netns exec "$(ns_of "$1")" nft list counter "$fam" postern_hs dropped 2>/dev/null
   done | awk '$1 == "packets" { n += $2; seen = 1 } END { if (seen) print n }'
 }
@@ -230,7 +233,7 @@ switch_after_drop() {
   local side=$1 i t0
   t0=$(date +%s%N)
   for i in $(seq 1 250); do
-    if [ "$(dropped "$side")" = 1 ]; then
+    if [ "$(dropped "$side" inet)" = 1 ]; then
       syncookies 0
       echo "syncookies 0 set $((($(date +%s%N) - t0) / 1000000)) ms after the session started" \
         >"$CASE_DIR/switched"
@@ -408,15 +411,37 @@ burst_toggler() {
   outage srv off
 }
 
+# HS_CAPTURE=1: the soak's packets on cli0 and srv0 (headers only) go to SOAK_DIR/LABEL-*.pcap,
+# kept with the run's logs when a check fails. A capture shows what reached an interface: the
+# packets lost on input are in it, those lost on egress are not.
+capture_start() {
+  local side
+  [ -n "${HS_CAPTURE:-}" ] || return 0
+  for side in cli srv; do
+    ip netns exec "$(ns_of "$side")" tcpdump --immediate-mode -U -nn -s 128 -i "$(if_of "$side")" \
+      -w "$SOAK_DIR/$1-$side.pcap" tcp </dev/null >/dev/null 2>"$SOAK_DIR/$1-$side.tcpdump.err" &
+    CAPTURE_PIDS+=($!)
+  done
+  sleep 1 # tcpdump needs a moment before it captures
+}
+
+capture_stop() {
+  local pid
+  for pid in "${CAPTURE_PIDS[@]}"; do stop_pid "$pid"; done
+  CAPTURE_PIDS=()
+}
+
 # soak LABEL: SOAK_SESSIONS sessions under the loss now in force; SOAK_SUMMARY its line.
 soak() {
   local label=$1 rc dc
   for dc in dc1 dc2; do MARK[$dc]=$(e2e_size "${LOG_OF[$dc]}"); done
+  capture_start "$label"
   SOAK_SUMMARY=$(ip netns exec "$NS_CLI" python3 "$SOAK_PY" run --host "$VIP" --port 143 \
     --sessions "$SOAK_SESSIONS" --parallel "$SOAK_PARALLEL" --sources "$(tr ' ' ',' <<<"$CLIENT_ADDRS")" \
     --timeout "$SOAK_READ_TIMEOUT" --session-limit 150 --max-seconds $((WATCHDOG - SECONDS - 60)) \
     --results "$SOAK_DIR/$label.jsonl" --label "$label" 2>&1)
   rc=$?
+  capture_stop
   echo "$SOAK_SUMMARY"
   return $rc
 }
