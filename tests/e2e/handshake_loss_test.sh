@@ -36,10 +36,10 @@
 #
 # Then a loss soak: SOAK_SESSIONS IMAP sessions (SOAK_PARALLEL at a time, client addresses in
 # turn) through (1) LOSS_PCT % random loss on both sides, both directions (nft numgen in the
-# client and the server namespace, in and out as above), and (2) bursts: every ~2 s the client
-# link drops everything for BURST_MS, and 1 s later the server link does (independent outages
-# on each side, so packets Postern has already accepted from one side are lost on the other).
-# Every session must succeed and Dovecot must log each login with its client's address:port,
+# client and the server namespace, in and out as above), and (2) bursts: everything, both sides
+# and both directions, is lost for BURST_MS, every 1.5-2.5 s (the gap drawn anew each time: a
+# fixed period would phase-lock with TCP's doubling retransmission timeouts, 1, 2, 4, 8 s, and
+# hit the same connection's every retry). Every session must succeed and Dovecot must log each login with its client's address:port,
 # exactly once (imap_soak.py check).
 #
 # Usage: tests/e2e/handshake_loss_test.sh   (root; POSTERN_BUILD_DIR, E2E_BALANCER=haproxy, LAB
@@ -390,25 +390,28 @@ outage() {
   fi
 }
 
-# The burst pattern, until SOAK_DIR/stop appears (bounded by the watchdog's limit): each ~2 s
-# the client link is down for BURST_MS, and half a period later the server link is.
+# both WHAT: outage WHAT on both sides at once.
+both() {
+  outage cli "$1" &
+  outage srv "$1"
+  wait $!
+}
+
+# The burst pattern, until SOAK_DIR/stop appears (bounded by the watchdog's limit): both sides
+# down for BURST_MS, then up for 1.25-2.25 s (random), and again.
 burst_toggler() {
-  local b n=0
-  b=$(printf '0.%03d' "$BURST_MS")
+  local b gap n=0
+  b=$(printf '%d.%03d' $((BURST_MS / 1000)) $((BURST_MS % 1000)))
   while [ ! -e "$SOAK_DIR/stop" ] && [ "$SECONDS" -lt "$WATCHDOG" ]; do
-    sleep 0.75
-    outage cli on
+    gap=$((1250 + RANDOM % 1000))
+    sleep "$(printf '%d.%03d' $((gap / 1000)) $((gap % 1000)))"
+    both on
     sleep "$b"
-    outage cli off
-    sleep 0.75
-    outage srv on
-    sleep "$b"
-    outage srv off
+    both off
     n=$((n + 1))
     echo "$n" >"$SOAK_DIR/bursts"
   done
-  outage cli off
-  outage srv off
+  both off
 }
 
 # HS_CAPTURE=1: the soak's packets on cli0 and srv0 (headers only) go to SOAK_DIR/LABEL-*.pcap,
@@ -495,7 +498,7 @@ n=$(($(loss_counter cli rnd) + $(loss_counter srv rnd)))
 e2e_check "  the loss was real: $n packets dropped at random (client + server)" positive "random drops" "$n"
 e2e_check "  Dovecot logged every login once with its client's rip/rport" soak_logged random
 
-e2e_log "---- soak: $SOAK_SESSIONS sessions through ${BURST_MS} ms outages every ~2 s on each side"
+e2e_log "---- soak: $SOAK_SESSIONS sessions through ${BURST_MS} ms outages of both sides every 1.5-2.5 s"
 rm -f "$SOAK_DIR/stop"
 burst_toggler &
 TOGGLER_PID=$!
@@ -505,6 +508,6 @@ touch "$SOAK_DIR/stop"
 wait "$TOGGLER_PID"
 TOGGLER_PID=
 n=$(($(loss_counter cli bursts) + $(loss_counter srv bursts)))
-e2e_check "  the outages were real: $(cat "$SOAK_DIR/bursts" 2>/dev/null || echo 0) per side, $n packets dropped" \
+e2e_check "  the outages were real: $(cat "$SOAK_DIR/bursts" 2>/dev/null || echo 0) outages, $n packets dropped" \
   positive "burst drops" "$n"
 e2e_check "  Dovecot logged every login once with its client's rip/rport" soak_logged bursty
