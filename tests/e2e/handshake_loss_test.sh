@@ -71,8 +71,11 @@ fi
 SOAK_PARALLEL=${HS_SOAK_PARALLEL:-16}
 LOSS_PCT=${HS_LOSS_PCT:-5}
 BURST_MS=${HS_BURST_MS:-250}
-# A session under loss waits for TCP's own recovery: SYN retries at 1, 3, 7, 15, 31 s.
-SOAK_READ_TIMEOUT=40
+# A session under loss waits for TCP's own recovery: SYN retries at 1, 3, 7, 15, 31 s; and a
+# lost handshake ACK makes the server time its RTO from the first SYN-ACK (the client echoes
+# that one's timestamp), e.g. 3 s of handshake -> an RTO near 10 s, doubling on each loss. A
+# Postern session under 5 % loss per side was seen waiting 32 s for one reply.
+SOAK_READ_TIMEOUT=90
 SOAK_PY=$E2E_ROOT/tests/e2e/imap_soak.py
 TOGGLER_PID=
 TCPDUMP_PID=
@@ -441,7 +444,7 @@ soak() {
   capture_start "$label"
   SOAK_SUMMARY=$(ip netns exec "$NS_CLI" python3 "$SOAK_PY" run --host "$VIP" --port 143 \
     --sessions "$SOAK_SESSIONS" --parallel "$SOAK_PARALLEL" --sources "$(tr ' ' ',' <<<"$CLIENT_ADDRS")" \
-    --timeout "$SOAK_READ_TIMEOUT" --session-limit 150 --max-seconds $((WATCHDOG - SECONDS - 60)) \
+    --timeout "$SOAK_READ_TIMEOUT" --session-limit 300 --max-seconds $((WATCHDOG - SECONDS - 60)) \
     --results "$SOAK_DIR/$label.jsonl" --label "$label" 2>&1)
   rc=$?
   capture_stop
