@@ -45,7 +45,7 @@
 # Usage: tests/e2e/handshake_loss_test.sh   (root; POSTERN_BUILD_DIR, E2E_BALANCER=haproxy, LAB
 #        as in splice_bytes_test.sh; E2E_SOAK=1 runs 1,000 sessions per pattern; HS_SOAK_SESSIONS,
 #        HS_SOAK_PARALLEL, HS_LOSS_PCT, HS_BURST_MS change them; HS_CAPTURE=1 keeps the soak's
-#        packets; ~50-70 s, with E2E_SOAK=1 ~3-5 min)
+#        packets; ~35-50 s, with E2E_SOAK=1 ~3-5 min)
 set -uo pipefail
 
 # shellcheck source=tests/e2e/lib.sh

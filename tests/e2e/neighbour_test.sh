@@ -25,7 +25,7 @@
 # added to the kernel, HAProxy restarted with the listener). b1 and b2 run unchanged.
 #
 # Usage: tests/e2e/neighbour_test.sh   (root; POSTERN_BUILD_DIR, E2E_BALANCER=haproxy, LAB as
-#        in splice_bytes_test.sh; ~25 s with HAProxy, ~90 s when connections stall)
+#        in splice_bytes_test.sh; ~15 s with HAProxy, ~70 s when connections stall)
 set -uo pipefail
 
 # shellcheck source=tests/e2e/lib.sh

@@ -24,7 +24,7 @@
 #     not expired (RFC 1812 5.3.1 applies to forwarded packets only), so that check is skipped.
 #
 # Usage: tests/e2e/pmtu_test.sh   (root; POSTERN_BUILD_DIR, E2E_BALANCER=haproxy, LAB as in
-#        splice_bytes_test.sh; ~10 s with HAProxy, ~60 s when the transfers stall)
+#        splice_bytes_test.sh; ~6 s with HAProxy, ~60 s when the transfers stall)
 set -uo pipefail
 
 # shellcheck source=tests/e2e/lib.sh
