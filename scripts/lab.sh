@@ -5,12 +5,23 @@
 #
 #   NAME-cli  cli0 198.18.0.2/24 (+ .3-.9)  <-veth->  dpc0  NAME-dp  dps0  <-veth->  srv0 198.19.0.10-.12/24  NAME-srv
 #
+# With --router a router namespace stands between the clients and Postern's client side, and
+# its route towards the clients has a narrower MTU than every link (a route MTU, so the router
+# answers oversize packets with ICMP "fragmentation needed"; a veth alone drops them silently):
+#
+#   NAME-cli  cli0 198.18.1.2/24 (+ .3-.9), default via 198.18.1.1
+#     <-veth->  r1 198.18.1.1/24  NAME-rtr  r0 198.18.0.254/24  (forwarding; 198.18.1.0/24 mtu 1280)
+#     <-veth->  dpc0  NAME-dp ...
+#
+# Postern (or, with --kernel, the NAME-dp kernel) then needs a route to 198.18.1.0/24 via
+# 198.18.0.254: tests/e2e/balancer.sh writes it into the lab's dataplane.yaml.
+#
 # Postern owns 198.18.0.1 and the VIP 198.18.0.100 on dpc0, 198.19.0.1 (its full-NAT source) on
 # dps0, and answers ARP for them itself; the kernel in NAME-dp stays silent. With --kernel the
 # NAME-dp kernel holds those addresses instead, so HAProxy (the yardstick) or the peers' own
 # tests run in the same topology without Postern.
 #
-# Usage: lab.sh up [NAME] [--kernel] | down [NAME] | down --all | status [NAME]
+# Usage: lab.sh up [NAME] [--kernel] [--router] | down [NAME] | down --all | status [NAME]
 set -euo pipefail
 
 readonly kEnvDir=/run/postern-lab
@@ -21,9 +32,16 @@ readonly kDpClient=198.18.0.1/24
 readonly kDpServer=198.19.0.1/24
 readonly kVip=198.18.0.100
 readonly kSource=198.19.0.1
+# --router: the clients' own subnet behind NAME-rtr, and the router's addresses.
+readonly kRoutedClientNet=198.18.1.0/24
+readonly kRoutedClientPrimary=198.18.1.2
+readonly kRoutedClientExtra=(198.18.1.3 198.18.1.4 198.18.1.5 198.18.1.6 198.18.1.7 198.18.1.8 198.18.1.9)
+readonly kRouterClientSide=198.18.1.1
+readonly kRouterDpSide=198.18.0.254
+readonly kRouterPathMtu=1280
 
 usage() {
-  echo "usage: lab.sh up [NAME] [--kernel] | down [NAME] | down --all | status [NAME]" >&2
+  echo "usage: lab.sh up [NAME] [--kernel] [--router] | down [NAME] | down --all | status [NAME]" >&2
   echo "  NAME: 1-6 characters [a-z0-9], default pt" >&2
   exit 2
 }
@@ -97,10 +115,10 @@ kill_ns_pids() {
 
 lab_down() {
   local name=$1 ns
-  for ns in "$name-cli" "$name-dp" "$name-srv"; do
+  for ns in "$name-cli" "$name-rtr" "$name-dp" "$name-srv"; do
     kill_ns_pids "$ns"
   done
-  for ns in "$name-cli" "$name-dp" "$name-srv"; do
+  for ns in "$name-cli" "$name-rtr" "$name-dp" "$name-srv"; do
     if ns_exists "$ns"; then
       # Deleting a namespace destroys its veth ends, and with them the peers.
       ip netns del "$ns" 2>/dev/null || echo "lab.sh: warning: could not delete $ns" >&2
@@ -115,7 +133,7 @@ lab_down() {
 
 lab_names() {
   {
-    ip netns list 2>/dev/null | awk '{print $1}' | sed -n 's/^\([a-z0-9]\{1,6\}\)-\(cli\|dp\|srv\)$/\1/p'
+    ip netns list 2>/dev/null | awk '{print $1}' | sed -n 's/^\([a-z0-9]\{1,6\}\)-\(cli\|rtr\|dp\|srv\)$/\1/p'
     if [ -d "$kEnvDir" ]; then
       find "$kEnvDir" -maxdepth 1 -name '*.env' -printf '%f\n' | sed 's/\.env$//'
     fi
@@ -123,38 +141,51 @@ lab_names() {
 }
 
 lab_up() {
-  local name=$1 mode=$2
-  local cli="$name-cli" dp="$name-dp" srv="$name-srv" ns a
+  local name=$1 mode=$2 router=$3
+  local cli="$name-cli" dp="$name-dp" srv="$name-srv" rtr="$name-rtr" ns a
+  local all_ns=("$cli" "$dp" "$srv") links=("$cli cli0" "$dp dpc0" "$dp dps0" "$srv srv0")
+  local client_primary=$kClientPrimary client_extra=("${kClientExtra[@]}")
+  if [ "$router" -eq 1 ]; then
+    all_ns+=("$rtr")
+    links+=("$rtr r1" "$rtr r0")
+    client_primary=$kRoutedClientPrimary
+    client_extra=("${kRoutedClientExtra[@]}")
+  fi
 
   lab_down "$name"
   # Anything going wrong half-way leaves no half-built lab behind.
   trap 'echo "lab.sh: up failed, removing lab $name" >&2; lab_down "$name"' EXIT
 
-  for ns in "$cli" "$dp" "$srv"; do
+  for ns in "${all_ns[@]}"; do
     ip netns add "$ns"
     in_ns "$ns" ip link set lo up
   done
 
   # IPv6 off in NAME-dp altogether, and before the links exist on the other sides too:
   # router solicitations, DAD and MLD reports would otherwise reach the dataplane as noise.
-  for ns in "$cli" "$dp" "$srv"; do
+  for ns in "${all_ns[@]}"; do
     sysctl_ns "$ns" net.ipv6.conf.all.disable_ipv6=1 net.ipv6.conf.default.disable_ipv6=1
   done
 
   # The veth ends are created straight inside their namespaces: no interface ever appears in
   # the root namespace, so labs never collide there.
-  ip link add cli0 netns "$cli" type veth peer name dpc0 netns "$dp"
+  if [ "$router" -eq 1 ]; then
+    ip link add cli0 netns "$cli" type veth peer name r1 netns "$rtr"
+    ip link add r0 netns "$rtr" type veth peer name dpc0 netns "$dp"
+  else
+    ip link add cli0 netns "$cli" type veth peer name dpc0 netns "$dp"
+  fi
   ip link add srv0 netns "$srv" type veth peer name dps0 netns "$dp"
 
-  for a in "$cli cli0" "$dp dpc0" "$dp dps0" "$srv srv0"; do
+  for a in "${links[@]}"; do
     # shellcheck disable=SC2086
     set -- $a
     sysctl_ns "$1" "net.ipv6.conf.$2.disable_ipv6=1"
     offloads_off "$1" "$2"
   done
 
-  in_ns "$cli" ip addr add "$kClientPrimary/24" dev cli0
-  for a in "${kClientExtra[@]}"; do
+  in_ns "$cli" ip addr add "$client_primary/24" dev cli0
+  for a in "${client_extra[@]}"; do
     in_ns "$cli" ip addr add "$a/24" dev cli0
   done
   for a in "${kServers[@]}"; do
@@ -175,14 +206,27 @@ lab_up() {
     done
   fi
 
-  for a in "$cli cli0" "$dp dpc0" "$dp dps0" "$srv srv0"; do
+  for a in "${links[@]}"; do
     # shellcheck disable=SC2086
     set -- $a
     in_ns "$1" ip link set "$2" up
   done
+  if [ "$router" -eq 1 ]; then
+    in_ns "$rtr" ip addr add "$kRouterClientSide/24" dev r1
+    in_ns "$rtr" ip addr add "$kRouterDpSide/24" dev r0
+    sysctl_ns "$rtr" net.ipv4.ip_forward=1
+    # The narrow hop: a route MTU towards the clients (PEERS.md), so oversize packets from the
+    # servers' side get "fragmentation needed" back instead of vanishing on the veth.
+    in_ns "$rtr" ip route replace "$kRoutedClientNet" dev r1 proto kernel scope link \
+      src "$kRouterClientSide" mtu "$kRouterPathMtu"
+    in_ns "$cli" ip route add default via "$kRouterClientSide" dev cli0
+    if [ "$mode" = kernel ]; then
+      in_ns "$dp" ip route add "$kRoutedClientNet" via "$kRouterDpSide" dev dpc0
+    fi
+  fi
   # The kernel reports a veth operationally UP a moment after both ends are up (linkwatch);
   # callers start DPDK or send traffic right away, so wait for it (bounded).
-  for a in "$cli cli0" "$dp dpc0" "$dp dps0" "$srv srv0"; do
+  for a in "${links[@]}"; do
     # shellcheck disable=SC2086
     set -- $a
     wait_link_up "$1" "$2"
@@ -201,8 +245,8 @@ NS_DP=$dp
 NS_SRV=$srv
 DP_IF_CLIENT=dpc0
 DP_IF_SERVER=dps0
-CLIENT_ADDR=$kClientPrimary
-CLIENT_ADDRS="$kClientPrimary ${kClientExtra[*]}"
+CLIENT_ADDR=$client_primary
+CLIENT_ADDRS="$client_primary ${client_extra[*]}"
 VIP=$kVip
 DP_CLIENT_ADDR=$kDpClient
 DP_SERVER_ADDR=$kDpServer
@@ -211,9 +255,23 @@ SERVER1=${kServers[0]}
 SERVER2=${kServers[1]}
 SERVER3=${kServers[2]}
 EOF
+  if [ "$router" -eq 1 ]; then
+    cat >>"$kEnvDir/$name.env.tmp" <<EOF
+LAB_ROUTER=1
+NS_RTR=$rtr
+RTR_IF_CLIENT=r1
+RTR_IF_DP=r0
+ROUTER_CLIENT_ADDR=$kRouterClientSide
+ROUTER_ADDR=$kRouterDpSide
+CLIENT_NET=$kRoutedClientNet
+PATH_MTU=$kRouterPathMtu
+EOF
+  else
+    echo "LAB_ROUTER=0" >>"$kEnvDir/$name.env.tmp"
+  fi
   mv "$kEnvDir/$name.env.tmp" "$kEnvDir/$name.env"
   trap - EXIT
-  echo "lab $name up ($mode): $cli $dp $srv; env in $kEnvDir/$name.env"
+  echo "lab $name up ($mode): ${all_ns[*]}; env in $kEnvDir/$name.env"
 }
 
 lab_status() {
@@ -224,7 +282,10 @@ lab_status() {
   else
     echo "  env (none)"
   fi
-  for ns in "$name-cli" "$name-dp" "$name-srv"; do
+  for ns in "$name-cli" "$name-rtr" "$name-dp" "$name-srv"; do
+    if [ "$ns" = "$name-rtr" ] && ! ns_exists "$ns"; then
+      continue # only labs brought up with --router have one
+    fi
     if ! ns_exists "$ns"; then
       echo "  $ns: absent"
       continue
@@ -242,16 +303,17 @@ shift
 
 case "$cmd" in
 up)
-  name=pt mode=dpdk
+  name=pt mode=dpdk router=0
   for arg in "$@"; do
     case "$arg" in
     --kernel) mode=kernel ;;
+    --router) router=1 ;;
     -*) usage ;;
     *) name=$arg ;;
     esac
   done
   check_name "$name"
-  lab_up "$name" "$mode"
+  lab_up "$name" "$mode" "$router"
   ;;
 down)
   if [ "${1:-}" = --all ]; then

@@ -9,7 +9,7 @@ packages=(
   libdpdk-dev dpdk libboost-program-options-dev libyaml-cpp-dev prometheus-cpp-dev
   libgtest-dev googletest libbenchmark-dev valgrind
   # lab and end-to-end tests
-  iproute2 ethtool nftables procps psmisc python3 socat netcat-openbsd
+  iproute2 ethtool nftables procps psmisc python3 socat netcat-openbsd tcpdump
   # real peers
   haproxy dovecot-core dovecot-imapd dovecot-pop3d dovecot-lmtpd dovecot-managesieved postfix
 )

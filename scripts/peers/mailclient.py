@@ -8,13 +8,17 @@ test sees exactly which byte exchange went wrong. Prints one summary line per se
 
 and exits 1 with a "FAIL ..." line on stderr at the first unexpected reply, timeout or reset.
 The greeting names the server instance the load balancer picked; local= is the client
-address:port the server logs as rip=/rport= when the PROXY header carried it.
+address:port the server logs as rip=/rport= when the PROXY header carried it. With --fetch N
+the IMAP session also fetches message N of INBOX whole and the line adds its size and sha256
+(fetched=BYTES sha256=HEX), so a test can compare them with the file in the maildir.
 Standard library only.
 """
 
 import argparse
 import base64
+import hashlib
 import ipaddress
+import re
 import socket
 import struct
 import sys
@@ -60,6 +64,23 @@ class Session:
         line, self.buf = self.buf.split(b"\n", 1)
         return line.rstrip(b"\r").decode("utf-8", "replace")
 
+    def read_exact(self, n):
+        """Exactly n bytes (an IMAP literal), from the buffer and then the socket."""
+        chunks, have = [self.buf[:n]], min(n, len(self.buf))
+        self.buf = self.buf[n:]
+        while have < n:
+            try:
+                chunk = self.sock.recv(min(1 << 20, n - have))
+            except socket.timeout:
+                raise Failure(f'after "{self.last_sent}": timeout with {have} of {n} bytes') from None
+            except ConnectionResetError:
+                raise Failure(f'after "{self.last_sent}": reset with {have} of {n} bytes') from None
+            if not chunk:
+                raise Failure(f'after "{self.last_sent}": closed with {have} of {n} bytes')
+            chunks.append(chunk)
+            have += len(chunk)
+        return b"".join(chunks)
+
     def expect(self, prefix):
         """Reads one line that must start with prefix."""
         line = self.read_line()
@@ -103,10 +124,41 @@ def imap(s, args):
                 break
             if not line.startswith("* "):
                 raise Failure(f'after "a1 LOGIN": unexpected "{line}"')
+    if args.fetch:
+        imap_fetch(s, args)
     s.send_line("a2 LOGOUT")
     s.expect("* BYE")
     s.expect("a2 OK")
     return greeting
+
+
+def imap_tagged(s, tag, what):
+    """Reads untagged lines until the tagged reply, which must be OK."""
+    while True:
+        line = s.read_line()
+        if line.startswith(tag + " "):
+            if not line.startswith(tag + " OK"):
+                raise Failure(f'after "{what}": expected "{tag} OK", got "{line}"')
+            return
+        if not line.startswith("* "):
+            raise Failure(f'after "{what}": unexpected "{line}"')
+
+
+def imap_fetch(s, args):
+    """SELECT INBOX, FETCH N BODY.PEEK[]: the message's bytes, hashed (RFC 3501 7.4.2)."""
+    s.send_line("f1 SELECT INBOX")
+    imap_tagged(s, "f1", "f1 SELECT INBOX")
+    s.send_line(f"f2 FETCH {args.fetch} BODY.PEEK[]")
+    line = s.read_line()
+    m = re.match(r"\* \d+ FETCH \(.*BODY\[\] \{(\d+)\}$", line)
+    if not m:
+        raise Failure(f'after "f2 FETCH": expected "* {args.fetch} FETCH (BODY[] {{n}}", got "{line}"')
+    body = s.read_exact(int(m.group(1)))
+    args.fetched = (len(body), hashlib.sha256(body).hexdigest())
+    line = s.read_line()
+    if not line.endswith(")"):
+        raise Failure(f'after the FETCH literal: expected ")", got "{line}"')
+    imap_tagged(s, "f2", "f2 FETCH")
 
 
 def pop3(s, args):
@@ -237,7 +289,9 @@ def run_session(args):
         sock.close()
     ms = (time.monotonic() - started) * 1000.0
     greeting = greeting.replace('"', "'")
-    print(f'ok {args.proto} {args.host}:{args.port} local={local} ms={ms:.1f} greeting="{greeting}"', flush=True)
+    fetched = f" fetched={args.fetched[0]} sha256={args.fetched[1]}" if args.fetched else ""
+    print(f'ok {args.proto} {args.host}:{args.port} local={local} ms={ms:.1f}{fetched} greeting="{greeting}"',
+          flush=True)
     return True
 
 
@@ -256,10 +310,13 @@ def main():
     p.add_argument("--proxy", choices=("v1", "v2"), help="send a PROXY header first, as an upstream proxy")
     p.add_argument("--proxy-src", help="ADDR:PORT the PROXY header claims (default: the local socket)")
     p.add_argument("--proxy-dst", help="ADDR:PORT the PROXY header claims (default: HOST:PORT)")
+    p.add_argument("--fetch", type=int, metavar="N",
+                   help="imap: after the login, fetch message N of INBOX whole (size and sha256)")
     p.add_argument("--count", type=int, default=1, help="sessions to run one after another")
     p.add_argument("--timeout", type=float, default=5.0, help="seconds per read or connect")
     args = p.parse_args()
     args.proto = ALIASES.get(args.proto, args.proto)
+    args.fetched = None
     if args.proto not in PROTOCOLS:
         p.error(f"unknown protocol {args.proto!r}")
     for _ in range(args.count):

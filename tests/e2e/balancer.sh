@@ -5,8 +5,10 @@
 # send-proxy-v2 resets Postfix, PEERS.md), and Postern-only assertions (its counters) are
 # skipped.
 #
-#   bal_lab_up PREFIX          lab up (name from e2e_lab_name PREFIX), its env sourced
-#   bal_start CFG...           starts the balancer with dataplane.yaml (Postern) + CFG...
+#   bal_lab_up PREFIX [OPT...] lab up (name from e2e_lab_name PREFIX), its env sourced; OPT are
+#                              more lab.sh options (--router)
+#   bal_start CFG...           starts the balancer with dataplane.yaml (Postern) + CFG...; with
+#                              BAL_SKIP_ECHO=1 Postern is not pinged (no traffic to the VIP)
 #   bal_stop                   stops it (Postern: SIGINT, its final counters to BAL_DIR/final.json)
 #   bal_counter PATH           a number from Postern's state JSON, e.g. counters.flows_created,
 #                              drops.no_listener, servers.recorder/r1.total
@@ -28,29 +30,38 @@ BAL_DIR=
 BAL_LAB_UP=0
 E2E_ARTIFACTS=${E2E_ARTIFACTS:-/tmp/postern-e2e}
 
-# bal_lab_up PREFIX: the lab for this balancer; sets LAB_NAME and sources the lab's env file.
+# bal_lab_up PREFIX [LAB_OPTION...]: the lab for this balancer; sets LAB_NAME and sources the
+# lab's env file.
 bal_lab_up() {
   LAB_NAME=$(e2e_lab_name "$1")
-  local mode=()
+  shift
+  local mode=() lab_opts=("$@")
   [ "$BALANCER" = postern ] || mode=(--kernel)
   if [ "$BALANCER" = postern ] && [ ! -x "$POSTERN_BIN" ]; then
     e2e_fail "postern binary: $POSTERN_BIN missing (set POSTERN_BUILD_DIR, or build it)"
     return 1
   fi
   BAL_LAB_UP=1
-  e2e_check "lab $LAB_NAME up (${mode[*]:-dpdk})" "$E2E_ROOT/scripts/lab.sh" up "$LAB_NAME" "${mode[@]}" || return 1
+  e2e_check "lab $LAB_NAME up (${mode[*]:-dpdk}${lab_opts[*]:+ ${lab_opts[*]}})" \
+    "$E2E_ROOT/scripts/lab.sh" up "$LAB_NAME" "${mode[@]}" "${lab_opts[@]}" || return 1
   # shellcheck source=/dev/null
   source "/run/postern-lab/$LAB_NAME.env"
   BAL_DIR=$LAB_RUN_DIR/balancer
   mkdir -p "$BAL_DIR"
 }
 
-# The lab's dataplane.yaml with this lab's state file and EAL file prefix.
+# The lab's dataplane.yaml with this lab's state file and EAL file prefix; a lab with a router
+# (lab.sh --router) also gets the route back to the clients' subnet behind it.
 bal_dataplane_yaml() {
+  local route=()
+  if [ "${LAB_ROUTER:-0}" = 1 ]; then
+    route=(-e "s#^\(  \)vips:#\1routes: [{to: $CLIENT_NET, via: $ROUTER_ADDR}]\n&#")
+  fi
   sed -e "s#^\( *state_file:\).*#\1 $BAL_DIR/state.json#" \
-    -e "s#\"postern-pt\"#\"postern-$LAB_NAME\"#" \
+    -e "s#\"postern-pt\"#\"postern-$LAB_NAME\"#" "${route[@]}" \
     "$E2E_ROOT/examples/lab/dataplane.yaml" >"$BAL_DIR/dataplane.yaml"
-  grep -q "state_file: $BAL_DIR/state.json" "$BAL_DIR/dataplane.yaml"
+  grep -q "state_file: $BAL_DIR/state.json" "$BAL_DIR/dataplane.yaml" || return 1
+  [ "${LAB_ROUTER:-0}" != 1 ] || grep -q "^  routes: \[{to: $CLIENT_NET, via: $ROUTER_ADDR}\]" "$BAL_DIR/dataplane.yaml"
 }
 
 # HAProxy stands in with the same listeners: no health checks, and one global section.
@@ -113,6 +124,7 @@ bal_start() {
   BAL_PID=$!
   e2e_log "postern pid $BAL_PID: $POSTERN_BIN ${args[*]}"
   e2e_check "postern dataplane running" bal_postern_up || return 1
+  [ -z "${BAL_SKIP_ECHO:-}" ] || return 0
   e2e_check "postern answers ICMP echo on $VIP (ARP resolved)" bal_vip_answers || return 1
 }
 

@@ -125,3 +125,13 @@ dovecot_sessions() {
       e2e_wait 3 maildir_has "$run/$LAST_INSTANCE/home/alice/Maildir" "postern lab lmtp"
   fi
 }
+
+# maildir_add INSTANCE FILE: FILE becomes a new message in alice's INBOX on INSTANCE (dc1/dc2),
+# owned by the mail uid (nobody) as a delivery would leave it; Dovecot finds it at the next
+# SELECT. Store it with CRLF line ends and IMAP's BODY[] returns it byte for byte.
+maildir_add() {
+  local maildir=$LAB_RUN_DIR/$1/home/alice/Maildir
+  mkdir -p "$maildir/cur" "$maildir/new" "$maildir/tmp" || return 1
+  cp "$2" "$maildir/new/$(date +%s).M${RANDOM}P$$.postern-lab" || return 1
+  chown -R nobody:nogroup "$maildir"
+}

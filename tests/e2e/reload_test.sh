@@ -30,6 +30,8 @@ e2e_need_root
 source "$E2E_ROOT/tests/e2e/balancer.sh"
 # shellcheck source=tests/e2e/recorder.sh
 source "$E2E_ROOT/tests/e2e/recorder.sh"
+# shellcheck source=tests/e2e/slow.sh
+source "$E2E_ROOT/tests/e2e/slow.sh"
 
 TITLE="reload ($BALANCER)"
 if ! bal_postern_only "every check: reloading on SIGHUP/SIGUSR2 is Postern's own"; then
@@ -39,18 +41,9 @@ if ! bal_postern_only "every check: reloading on SIGHUP/SIGUSR2 is Postern's own
 fi
 
 REFUSE_MAX_MS=500
-SLOW_CHUNK=16384     # bytes L sends every SLOW_INTERVAL seconds
-SLOW_INTERVAL=0.1
-SLOW_MAX_SECONDS=60  # L gives up (and fails) if the stop file never appears
-SLOW_PID=
-SLOW_DIR=
 
 cleanup() {
-  if [ -n "$SLOW_PID" ]; then
-    kill -TERM "$SLOW_PID" 2>/dev/null
-    wait "$SLOW_PID" 2>/dev/null
-    SLOW_PID=
-  fi
+  slow_stop
   rec_stop
   bal_cleanup
 }
@@ -122,111 +115,6 @@ no_line_from() {
   fi
 }
 
-# The long-lived connection L: a client in NAME-cli that speaks the recorder's protocol (echo
-# mode), sends a SLOW_CHUNK every SLOW_INTERVAL until the stop file appears, then half-closes
-# and reads the rest of the echo. It keeps "SENT RECEIVED STATE" in a progress file and writes
-# one result line in recorder.py's client format, so rec_verify checks it like any other run.
-write_slow_client() {
-  cat >"$SLOW_DIR/slow_client.py" <<'EOF'
-import argparse, hashlib, json, os, random, socket, sys, threading, time
-
-p = argparse.ArgumentParser()
-for a in ("--connect", "--id", "--results", "--progress", "--stop"):
-    p.add_argument(a, required=True)
-p.add_argument("--chunk", type=int, required=True)
-p.add_argument("--interval", type=float, required=True)
-p.add_argument("--max-seconds", type=float, required=True)
-args = p.parse_args()
-host, _, port = args.connect.rpartition(":")
-rng = random.Random(random.Random(f"{args.id}/send").getrandbits(63))
-res = {"id": args.id, "local": None, "remote": args.connect, "mode": "echo", "sent_bytes": 0,
-       "recv_bytes": 0, "ok": False, "error": None}
-sent_h, recv_h, errors = hashlib.sha256(), hashlib.sha256(), []
-started = time.monotonic()
-
-
-def progress(state):
-    with open(args.progress + ".tmp", "w") as f:
-        f.write(f"{res['sent_bytes']} {res['recv_bytes']} {state}\n")
-    os.replace(args.progress + ".tmp", args.progress)
-
-
-def reader(sock):
-    try:
-        while True:
-            b = sock.recv(65536)
-            if not b:
-                return
-            recv_h.update(b)
-            res["recv_bytes"] += len(b)
-    except OSError as e:
-        errors.append(f"receive: {type(e).__name__}: {e}")
-
-
-sock = None
-chunks = 0
-try:
-    sock = socket.create_connection((host, int(port)), timeout=10)
-    res["connect_ms"] = round((time.monotonic() - started) * 1000, 2)
-    res["local"] = "%s:%d" % sock.getsockname()[:2]
-    sock.settimeout(15)
-    t = threading.Thread(target=reader, args=(sock,), daemon=True)
-    t.start()
-
-    def send(b):
-        sock.sendall(b)
-        sent_h.update(b)
-        res["sent_bytes"] += len(b)
-
-    send(f"RECORDER id={args.id} mode=echo reply=0 seed=0\n".encode())
-    progress("open")
-    deadline = started + args.max_seconds
-    while not os.path.exists(args.stop) and not errors:
-        if time.monotonic() > deadline:
-            errors.append(f"no stop file within {args.max_seconds:.0f} s")
-            break
-        send(rng.randbytes(args.chunk))
-        chunks += 1
-        progress("open")
-        time.sleep(args.interval)
-    sock.shutdown(socket.SHUT_WR)
-    progress("closing")
-    t.join(20)
-    if t.is_alive():
-        errors.append("no end of the echo within 20 s of the half-close")
-except OSError as e:
-    errors.append(f"{type(e).__name__}: {e}")
-res["sent_sha256"], res["recv_sha256"] = sent_h.hexdigest(), recv_h.hexdigest()
-res["seconds"] = round(time.monotonic() - started, 3)
-if not errors and (res["recv_bytes"], res["recv_sha256"]) != (res["sent_bytes"], res["sent_sha256"]):
-    errors.append(f"echo differs: sent {res['sent_bytes']} bytes sha256 {res['sent_sha256'][:16]}, "
-                  f"received {res['recv_bytes']} sha256 {res['recv_sha256'][:16]}")
-res["ok"] = not errors
-res["error"] = "; ".join(errors) or None
-progress("done" if res["ok"] else "failed")
-with open(args.results, "w") as f:
-    f.write(json.dumps(res, sort_keys=True) + "\n")
-print(f"slow client {args.id} {res['local']} -> {args.connect}: {chunks} chunks, sent "
-      f"{res['sent_bytes']} received {res['recv_bytes']} bytes in {res['seconds']} s: "
-      f"{'ok' if res['ok'] else 'FAILED: ' + res['error']}", flush=True)
-sys.exit(0 if res["ok"] else 1)
-EOF
-}
-
-slow_start() {
-  SLOW_DIR=$REC_DIR/slow
-  mkdir -p "$SLOW_DIR"
-  rm -f "$SLOW_DIR/stop" "$SLOW_DIR/progress"
-  write_slow_client
-  # ip netns exec execs python in place: $! is the client itself.
-  ip netns exec "$NS_CLI" python3 "$SLOW_DIR/slow_client.py" --connect "$VIP:9000" --id slow-0 \
-    --results "$REC_DIR/slow.jsonl" --progress "$SLOW_DIR/progress" --stop "$SLOW_DIR/stop" \
-    --chunk "$SLOW_CHUNK" --interval "$SLOW_INTERVAL" --max-seconds "$SLOW_MAX_SECONDS" \
-    </dev/null >"$SLOW_DIR/client.log" 2>&1 &
-  SLOW_PID=$!
-  e2e_log "long-lived connection L: pid $SLOW_PID, $SLOW_CHUNK bytes every ${SLOW_INTERVAL}s to $VIP:9000"
-}
-
 # no_server NAME: Postern's state file has no server NAME (bal_counter cannot find it).
 # server_retired NAME: the state file marks NAME retired (removed by a reload, kept in its
 # slot while its connections drain, never chosen again).
@@ -235,55 +123,6 @@ server_retired() {
   True | true) return 0 ;;
   *) return 1 ;;
   esac
-}
-
-# slow_progress: "SENT RECEIVED STATE" of L (empty before its first line).
-slow_progress() {
-  cat "$SLOW_DIR/progress" 2>/dev/null
-}
-
-slow_received_beyond() {
-  local sent recv state
-  read -r sent recv state <<<"$(slow_progress)"
-  [ "${state:-}" = open ] && [ "${recv:-0}" -gt "$1" ]
-}
-
-# slow_flows WHAT: L is still open and the echo grows by at least 4 more chunks from now on
-# (what was in flight when the reload came is not enough: bytes must cross after it).
-slow_flows() {
-  local sent recv state
-  read -r sent recv state <<<"$(slow_progress)"
-  if [ "${state:-}" != open ]; then
-    echo "L is not open (progress: '$(slow_progress)'); its log:"
-    sed 's/^/  | /' "$SLOW_DIR/client.log"
-    return 1
-  fi
-  if ! e2e_wait 5 slow_received_beyond $((recv + 4 * SLOW_CHUNK)); then
-    echo "L's echo did not grow by $((4 * SLOW_CHUNK)) bytes within 5 s: from '$sent $recv $state'" \
-      "to '$(slow_progress)'"
-    sed 's/^/  | /' "$SLOW_DIR/client.log"
-    return 1
-  fi
-  echo "L $1: received $recv then $(slow_progress | cut -d' ' -f2) bytes (sent/received/state: $(slow_progress))"
-}
-
-# slow_finish: the stop file, then L's own verdict within 25 s.
-slow_finish() {
-  local rc
-  touch "$SLOW_DIR/stop"
-  for _ in $(seq 1 250); do
-    kill -0 "$SLOW_PID" 2>/dev/null || break
-    sleep 0.1
-  done
-  if kill -0 "$SLOW_PID" 2>/dev/null; then
-    echo "L did not end within 25 s of the stop file (progress: '$(slow_progress)')"
-    return 1
-  fi
-  wait "$SLOW_PID"
-  rc=$?
-  SLOW_PID=
-  cat "$SLOW_DIR/client.log"
-  return "$rc"
 }
 
 # ---- generation 1: :9000 only ----------------------------------------------------------------
@@ -297,7 +136,7 @@ bal_start "$CFG" || e2e_abort "no balancer"
 e2e_check "gen 1: 2 connections through $VIP:9000, v2 header + bytes verified" works g1a 9000 2
 e2e_check "gen 1: $VIP:9002 (no listener) refused within $REFUSE_MAX_MS ms" refused "$VIP:9002"
 
-slow_start
+slow_start "$VIP:9000"
 e2e_check "L: connected through $VIP:9000" e2e_wait 5 slow_received_beyond -1 ||
   { cat "$SLOW_DIR/client.log"; e2e_abort "the long-lived connection does not connect"; }
 e2e_check "L: open through $VIP:9000 and echoing" slow_flows "before any reload" ||
