@@ -255,10 +255,9 @@ class Checker {
                                    " (every VIP) but the dataplane has no " +
                                    (address.family == Family::kIpv4 ? "IPv4" : "IPv6") + " vips");
           }
-        } else if (std::find(dp.vips.begin(), dp.vips.end(), address) == dp.vips.end()) {
-          error(bind.origin, "listener " + q(listener.name) + " binds " + address.to_string() +
-                                 ", which is not one of the dataplane's vips");
         }
+        // A specific address is a VIP of its own, as HAProxy binds it: Postern answers ARP
+        // for it and announces it, whether or not `vips` lists it.
       }
       for (const Server& server : listener.servers) {
         if (!server.endpoint || dp.source_addresses.empty()) {
