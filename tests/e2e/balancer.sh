@@ -135,6 +135,13 @@ bal_stop() {
     BAL_PID=
     return 0
   fi
+  # Every connection of the test is over by now: each one Postern opened must have been closed
+  # (FINs both ways, or a RST it believed), none left to its idle timeout. Set
+  # BAL_OPEN_FLOWS_AT_STOP=1 before stopping on purpose with connections open.
+  if [ "${BAL_OPEN_FLOWS_AT_STOP:-0}" != 1 ]; then
+    e2e_check "postern: active_flows back to 0 before it stops" \
+      bal_wait_counter 10 counters.active_flows -eq 0
+  fi
   kill -INT "$BAL_PID" 2>/dev/null
   for _ in $(seq 1 100); do
     kill -0 "$BAL_PID" 2>/dev/null || break
