@@ -8,8 +8,6 @@
 #include <random>
 #include <tuple>
 
-#include "flow/timer_wheel.hpp"
-
 namespace postern::dataplane {
 namespace {
 
@@ -88,50 +86,6 @@ TEST(FlowTable, RandomOperationsMatchReferenceMap) {
       }
     }
   }
-}
-
-TEST(TimerWheel, FiresAtDeadlineAcrossRotations) {
-  FlowTable t(8);
-  TimerWheel w(t, 0);
-  const std::uint32_t a = t.allocate();
-  const std::uint32_t b = t.allocate();
-  w.schedule(a, 100);
-  w.schedule(b, 60000);  // several rotations away
-  std::vector<std::uint32_t> fired;
-  auto fire = [&](std::uint32_t i) { fired.push_back(i); };
-  w.advance(99, fire);
-  EXPECT_TRUE(fired.empty());
-  w.advance(100, fire);
-  ASSERT_EQ(fired.size(), 1U);
-  EXPECT_EQ(fired[0], a);
-  for (std::uint64_t now = 200; now < 60000; now += 250) {
-    w.advance(now, fire);
-  }
-  EXPECT_EQ(fired.size(), 1U);
-  w.advance(60001, fire);
-  ASSERT_EQ(fired.size(), 2U);
-  EXPECT_EQ(fired[1], b);
-  EXPECT_FALSE(w.armed(b));
-}
-
-TEST(TimerWheel, CancelAndRescheduleInsideCallback) {
-  FlowTable t(8);
-  TimerWheel w(t, 0);
-  const std::uint32_t a = t.allocate();
-  const std::uint32_t b = t.allocate();
-  w.schedule(a, 10);
-  w.schedule(b, 10);
-  w.cancel(b);
-  int count = 0;
-  w.advance(20, [&](std::uint32_t i) {
-    ++count;
-    if (count == 1) {
-      w.schedule(i, 50);  // re-arm from the callback
-    }
-  });
-  EXPECT_EQ(count, 1);
-  w.advance(60, [&](std::uint32_t) { ++count; });
-  EXPECT_EQ(count, 2);
 }
 
 }  // namespace
