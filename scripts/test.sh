@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Runs every test of Postern on a fresh Debian 12 machine as root: installs packages, builds
-# the normal and the sanitizer (ASan+UBSan) trees, runs the unit tests in both, then the
-# end-to-end tests in network-namespace labs. Ends with one line "N passed, N failed".
+# the Release tree (as operators build it) and the sanitizer (ASan+UBSan) Debug tree, both with
+# warnings as errors, runs the unit tests in both, then the end-to-end tests in network-namespace
+# labs against the Release build. Ends with one line "N passed, N failed".
 set -uo pipefail
 top=$(cd "$(dirname "$0")/.." && pwd)
 cd "$top" || exit 1
@@ -38,9 +39,10 @@ format_check() {  # every C++ file as .clang-format wants it
 }
 
 step "clang-format" format_check
-step "build (RelWithDebInfo)" build build -DCMAKE_BUILD_TYPE=RelWithDebInfo
+step "build (Release)" build build -DCMAKE_BUILD_TYPE=Release -DPOSTERN_WERROR=ON
 step "unit tests" ctest --test-dir build --output-on-failure -j"$jobs"
-step "build (ASan+UBSan)" build build-asan -DCMAKE_BUILD_TYPE=Debug -DPOSTERN_SANITIZE=ON
+step "build (ASan+UBSan)" build build-asan -DCMAKE_BUILD_TYPE=Debug -DPOSTERN_SANITIZE=ON \
+  -DPOSTERN_WERROR=ON
 step "unit tests (ASan+UBSan)" env ASAN_OPTIONS=detect_leaks=1 \
   ctest --test-dir build-asan --output-on-failure -j"$jobs"
 
