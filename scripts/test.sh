@@ -3,10 +3,24 @@
 # the Release tree (as operators build it) and the sanitizer (ASan+UBSan) Debug tree, both with
 # warnings as errors, runs the unit tests in both, then the end-to-end tests in network-namespace
 # labs against the Release build. Ends with one line "N passed, N failed".
+#
+# Usage: scripts/test.sh [--soak]
+#   --soak  the end-to-end tests run their long variants (E2E_SOAK=1: timewait_test.sh loads
+#           for 75 s, longer than TIME_WAIT, instead of 100,000 connections)
 set -uo pipefail
 top=$(cd "$(dirname "$0")/.." && pwd)
 cd "$top" || exit 1
 jobs=$(nproc)
+soak=0
+for arg in "$@"; do
+  case "$arg" in
+  --soak) soak=1 ;;
+  *)
+    echo "usage: scripts/test.sh [--soak]" >&2
+    exit 2
+    ;;
+  esac
+done
 
 bash scripts/setup.sh || { echo "test.sh: setup failed" >&2; exit 1; }
 
@@ -48,7 +62,8 @@ step "unit tests (ASan+UBSan)" env ASAN_OPTIONS=detect_leaks=1 \
 
 for t in tests/e2e/*_test.sh; do
   [ -e "$t" ] || continue
-  step "e2e $(basename "$t" .sh)" env POSTERN_BUILD_DIR="$top/build" timeout 900 bash "$t"
+  step "e2e $(basename "$t" .sh)" env POSTERN_BUILD_DIR="$top/build" E2E_SOAK="$soak" \
+    timeout 900 bash "$t"
 done
 
 echo
