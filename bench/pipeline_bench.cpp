@@ -7,8 +7,10 @@
 #include <chrono>
 #include <cstdio>
 #include <cstring>
+#include <random>
 #include <vector>
 
+#include "flow/timer_wheel.hpp"
 #include "support/eal_env.hpp"
 #include "support/packet_builder.hpp"
 #include "support/worker_harness.hpp"
@@ -194,5 +196,32 @@ int main() {
   std::printf("new connections per second per worker: %.2f M\n", 1e3 / syn_ns);
   std::printf("Flow state: %zu bytes per flow, %zu bytes of index per flow\n",
               sizeof(postern::dataplane::Flow), static_cast<std::size_t>(4 * 16));
+
+  // The timer wheel as the poll loop drives it: advance() on every turn, a million flows
+  // armed one to two minutes ahead, the clock moving 1 ms every 1,000 turns.
+  {
+    using postern::dataplane::FlowTable;
+    using postern::dataplane::TimerWheel;
+    constexpr std::uint32_t kArmed = 1U << 20;
+    constexpr int kTurns = 4000000;
+    FlowTable table(kArmed);
+    TimerWheel wheel(table, 0);
+    std::mt19937 rng(1);
+    for (std::uint32_t n = 0; n < kArmed; ++n) {
+      wheel.schedule(table.allocate(), 60000 + rng() % 60000);
+    }
+    std::uint64_t fired = 0;
+    auto turn = [&](int i) {
+      wheel.advance(static_cast<std::uint64_t>(i) / 1000, [&](std::uint32_t) { ++fired; });
+    };
+    const std::uint64_t visited0 = wheel.visited();
+    const double t0 = now_ns();
+    for (int i = 0; i < kTurns; ++i) {
+      turn(i);
+    }
+    const double per = (now_ns() - t0) / kTurns;
+    std::printf("timer wheel advance() per loop turn (1M armed) %6.1f ns, %.3f entries visited\n",
+                per, static_cast<double>(wheel.visited() - visited0) / kTurns);
+  }
   return 0;
 }

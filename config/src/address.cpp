@@ -10,6 +10,7 @@
 #include <charconv>
 
 #include "host_port.hpp"
+#include "text.hpp"
 
 namespace postern::config {
 namespace {
@@ -154,8 +155,8 @@ HostPortResult parse_host_port(std::string_view text, PortRule rule) {
     } else if (prefix == "ipv6" || prefix == "tcp6") {
       forced = ForcedFamily::kIpv6;
     } else {
-      return fail("'" + std::string(prefix) +
-                  "@' addresses are not supported; Postern balances TCP over IPv4 and IPv6");
+      return fail(quoted(std::string(prefix) + "@") +
+                  " addresses are not supported; Postern balances TCP over IPv4 and IPv6");
     }
     text.remove_prefix(at + 1);
   }
@@ -202,17 +203,17 @@ HostPortResult parse_host_port(std::string_view text, PortRule rule) {
   } else if (looks_like_hostname(host)) {
     return fail("host name '" + std::string(host) + "' is not supported", "use an IP address");
   } else if (!bracketed && IpAddress::parse(text) && text.find(':') != std::string_view::npos) {
-    return fail("'" + whole + "' is an IPv6 address without a port",
+    return fail(quoted(whole) + " is an IPv6 address without a port",
                 "HAProxy takes the port after the last colon; write '[" + std::string(text) +
                     "]:PORT', or '[" + std::string(text) + "]' for no port");
   } else {
     return fail("invalid address '" + whole + "'");
   }
   if (forced == ForcedFamily::kIpv4 && address.family != Family::kIpv4) {
-    return fail("'" + whole + "' is not an IPv4 address");
+    return fail(quoted(whole) + " is not an IPv4 address");
   }
   if (forced == ForcedFamily::kIpv6 && address.family != Family::kIpv6) {
-    return fail("'" + whole + "' is not an IPv6 address");
+    return fail(quoted(whole) + " is not an IPv6 address");
   }
 
   HostPort result{address, std::nullopt};
@@ -254,7 +255,11 @@ std::optional<Endpoint> Endpoint::parse(std::string_view text) {
 
 std::string Endpoint::to_string() const {
   if (address.family == Family::kIpv6) {
-    return "[" + address.to_string() + "]:" + std::to_string(port);
+    std::string out = "[";
+    out += address.to_string();
+    out += "]:";
+    out += std::to_string(port);
+    return out;
   }
   return address.to_string() + ":" + std::to_string(port);
 }

@@ -10,9 +10,11 @@ std::string format(const Diagnostic& d) {
   // program's own.
   std::string text = d.file.empty() ? "postern" : d.file;
   if (d.line > 0) {
-    text += ":" + std::to_string(d.line);
+    text += ':';
+    text += std::to_string(d.line);
     if (d.column > 0) {
-      text += ":" + std::to_string(d.column);
+      text += ':';
+      text += std::to_string(d.column);
     }
   }
   text += d.severity == Severity::kError ? ": error: " : ": warning: ";

@@ -60,10 +60,6 @@ std::string_view section_word(Section section) {
   }
 }
 
-std::string q(std::string_view text) {
-  return "'" + std::string(text) + "'";
-}
-
 // One line being parsed: its words and where to report.
 class LineCtx {
  public:
@@ -115,31 +111,31 @@ struct ProxyDraft {
 std::optional<std::uint64_t> number_at(const LineCtx& ctx, std::size_t at, std::string_view what,
                                        std::uint64_t max) {
   if (!ctx.has(at)) {
-    ctx.error(q(what) + " expects an integer argument");
+    ctx.error(quoted(what) + " expects an integer argument");
     return std::nullopt;
   }
   auto parsed = parse_unsigned(ctx.word(at), max);
   if (!parsed.value) {
-    ctx.error(q(what) + ": " + parsed.error);
+    ctx.error(quoted(what) + ": " + parsed.error);
   }
   return parsed.value;
 }
 
 std::optional<Millis> duration_at(const LineCtx& ctx, std::size_t at, std::string_view what) {
   if (!ctx.has(at)) {
-    ctx.error(q(what) + " expects a time argument (default unit ms)");
+    ctx.error(quoted(what) + " expects a time argument (default unit ms)");
     return std::nullopt;
   }
   auto parsed = parse_duration(ctx.word(at));
   if (!parsed.value) {
-    ctx.error(q(what) + ": " + parsed.error);
+    ctx.error(quoted(what) + ": " + parsed.error);
   }
   return parsed.value;
 }
 
 bool no_extra_words(const LineCtx& ctx, std::size_t from, std::string_view what) {
   if (ctx.has(from)) {
-    ctx.error(q(what) + ": unexpected extra argument " + q(ctx.word(from)));
+    ctx.error(quoted(what) + ": unexpected extra argument " + quoted(ctx.word(from)));
     return false;
   }
   return true;
@@ -151,7 +147,7 @@ bool valid_name(const LineCtx& ctx, std::string_view name, std::string_view what
     if (std::isalnum(static_cast<unsigned char>(c)) == 0 && c != '-' && c != '_' && c != '.' &&
         c != ':') {
       ctx.error("character '" + std::string(1, c) + "' is not permitted in " + std::string(what) +
-                " name " + q(name));
+                " name " + quoted(name));
       return false;
     }
   }
@@ -197,12 +193,12 @@ void parse_options(const LineCtx& ctx, std::size_t from, const OptionRow<Target>
     const OptionRow<Target>* row = find_row(rows, ctx.word(i));
     if (row == nullptr) {
       // Past an unknown option the remaining words cannot be told apart from its arguments.
-      ctx.error("unknown " + q(ctx.word(0)) + " option " + q(ctx.word(i)),
+      ctx.error("unknown " + quoted(ctx.word(0)) + " option " + quoted(ctx.word(i)),
                 suggest_row(rows, ctx.word(i)));
       return;
     }
     if (!ctx.has(i + row->args)) {
-      ctx.error(q(ctx.word(0)) + " option " + q(row->name) + " expects an argument");
+      ctx.error(quoted(ctx.word(0)) + " option " + quoted(row->name) + " expects an argument");
       return;
     }
     row->parse(ctx, i, target);
@@ -215,19 +211,20 @@ void option_accepted(const LineCtx&, std::size_t, Target&) {}
 
 template <typename Target>
 void option_ignored(const LineCtx& ctx, std::size_t at, Target&) {
-  ctx.warning(q(ctx.word(0)) + " option " + q(ctx.word(at)) + " is ignored by Postern");
+  ctx.warning(quoted(ctx.word(0)) + " option " + quoted(ctx.word(at)) + " is ignored by Postern");
 }
 
 // Postern rewrites packets and never holds a TLS session, so TLS settings cannot be honoured.
 template <typename Target>
 void option_tls(const LineCtx& ctx, std::size_t at, Target&) {
-  ctx.error(q(ctx.word(0)) + " option " + q(ctx.word(at)) +
+  ctx.error(quoted(ctx.word(0)) + " option " + quoted(ctx.word(at)) +
             " is not supported: Postern forwards TCP and terminates no TLS");
 }
 
 template <typename Target>
 void option_refused(const LineCtx& ctx, std::size_t at, Target&) {
-  ctx.error(q(ctx.word(0)) + " option " + q(ctx.word(at)) + " is not supported by Postern");
+  ctx.error(quoted(ctx.word(0)) + " option " + quoted(ctx.word(at)) +
+            " is not supported by Postern");
 }
 
 // --- bind options -----------------------------------------------------------------------------
@@ -315,7 +312,7 @@ void server_no_check_send_proxy(const LineCtx&, std::size_t, Server& s) {
 }
 
 void server_send_proxy_v1(const LineCtx& ctx, std::size_t at, Server&) {
-  ctx.error(q(ctx.word(0)) + " option " + q(ctx.word(at)) +
+  ctx.error(quoted(ctx.word(0)) + " option " + quoted(ctx.word(at)) +
                 ": Postern sends PROXY v2 only; use send-proxy-v2",
             "did you mean 'send-proxy-v2'?");
 }
@@ -373,7 +370,7 @@ void server_check_addr(const LineCtx& ctx, std::size_t at, Server& s) {
   if (auto address = IpAddress::parse(ctx.word(at + 1))) {
     s.check_addr = *address;
   } else {
-    ctx.error("'addr': invalid IP address " + q(ctx.word(at + 1)));
+    ctx.error("'addr': invalid IP address " + quoted(ctx.word(at + 1)));
   }
 }
 
@@ -486,10 +483,10 @@ std::optional<LogTarget> parse_log_target(const LineCtx& ctx) {
   std::size_t i = 2;
   while (ctx.word(i) == "len" || ctx.word(i) == "format" || ctx.word(i) == "sample") {
     if (!ctx.has(i + 1)) {
-      ctx.error("'log' option " + q(ctx.word(i)) + " expects an argument");
+      ctx.error("'log' option " + quoted(ctx.word(i)) + " expects an argument");
       return std::nullopt;
     }
-    ctx.warning("'log' option " + q(ctx.word(i)) + " is ignored by Postern");
+    ctx.warning("'log' option " + quoted(ctx.word(i)) + " is ignored by Postern");
     i += 2;
   }
   if (!ctx.has(i)) {
@@ -497,7 +494,7 @@ std::optional<LogTarget> parse_log_target(const LineCtx& ctx) {
     return std::nullopt;
   }
   if (!is_one_of(ctx.word(i), syslog_facilities())) {
-    ctx.error("'log': unknown facility " + q(ctx.word(i)),
+    ctx.error("'log': unknown facility " + quoted(ctx.word(i)),
               did_you_mean(ctx.word(i), syslog_facilities()));
     return std::nullopt;
   }
@@ -507,7 +504,7 @@ std::optional<LogTarget> parse_log_target(const LineCtx& ctx) {
       break;
     }
     if (!is_one_of(ctx.word(i), syslog_levels())) {
-      ctx.error("'log': unknown level " + q(ctx.word(i)),
+      ctx.error("'log': unknown level " + quoted(ctx.word(i)),
                 did_you_mean(ctx.word(i), syslog_levels()));
       return std::nullopt;
     }
@@ -543,7 +540,7 @@ void global_log(const LineCtx& ctx, Global& global) {
 // Process management and tuning keywords an operator's file carries over from HAProxy. They are
 // the service manager's or the dataplane section's business, so they are read and set aside.
 void global_ignored(const LineCtx& ctx, Global&) {
-  ctx.warning(q(ctx.word(0)) + " is ignored by Postern");
+  ctx.warning(quoted(ctx.word(0)) + " is ignored by Postern");
 }
 
 struct GlobalKeyword {
@@ -614,7 +611,7 @@ void parse_global_line(const LineCtx& ctx, Global& global) {
       return;
     }
   }
-  ctx.error("unknown keyword " + q(keyword) + " in 'global' section",
+  ctx.error("unknown keyword " + quoted(keyword) + " in 'global' section",
             suggest_row(kGlobalKeywords, keyword));
 }
 
@@ -630,11 +627,11 @@ bool has_capability(const LineCtx& ctx, const ProxyDraft& draft, std::string_vie
     return true;
   }
   const std::string lacking = caps == kCapBe ? "no backend" : "no frontend";
-  const std::string whose = std::string(section_word(draft.section)) + " " + q(draft.name);
+  const std::string whose = std::string(section_word(draft.section)) + " " + quoted(draft.name);
   if (on_missing == OnMissingCap::kFail) {
-    ctx.error(q(what) + " not allowed because " + whose + " has " + lacking + " capability");
+    ctx.error(quoted(what) + " not allowed because " + whose + " has " + lacking + " capability");
   } else {
-    ctx.warning(q(what) + " ignored because " + whose + " has " + lacking + " capability");
+    ctx.warning(quoted(what) + " ignored because " + whose + " has " + lacking + " capability");
   }
   return false;
 }
@@ -642,17 +639,17 @@ bool has_capability(const LineCtx& ctx, const ProxyDraft& draft, std::string_vie
 void kw_accepted(const LineCtx&, ProxyDraft&) {}
 
 void kw_ignored(const LineCtx& ctx, ProxyDraft&) {
-  ctx.warning(q(ctx.word(0)) + " is ignored by Postern");
+  ctx.warning(quoted(ctx.word(0)) + " is ignored by Postern");
 }
 
 // HAProxy itself ignores HTTP rules in a TCP proxy with a warning ("... requires HTTP mode").
 void kw_http_only(const LineCtx& ctx, ProxyDraft& draft) {
-  ctx.warning(q(ctx.word(0)) + " ignored for " + std::string(section_word(draft.section)) + " " +
-              q(draft.name) + " as it requires HTTP mode");
+  ctx.warning(quoted(ctx.word(0)) + " ignored for " + std::string(section_word(draft.section)) +
+              " " + quoted(draft.name) + " as it requires HTTP mode");
 }
 
 void kw_refused(const LineCtx& ctx, ProxyDraft&) {
-  ctx.error(q(ctx.word(0)) + " is not supported by Postern");
+  ctx.error(quoted(ctx.word(0)) + " is not supported by Postern");
 }
 
 void kw_disabled(const LineCtx& ctx, ProxyDraft&) {
@@ -665,7 +662,7 @@ void kw_removed_timeout(const LineCtx& ctx, ProxyDraft&) {
   const std::string replacement = keyword == "clitimeout"   ? "client"
                                   : keyword == "srvtimeout" ? "server"
                                                             : "connect";
-  ctx.error("the " + q(keyword) + " directive is not supported anymore since HAProxy 2.1",
+  ctx.error("the " + quoted(keyword) + " directive is not supported anymore since HAProxy 2.1",
             "use 'timeout " + replacement + "'");
 }
 
@@ -681,7 +678,7 @@ void kw_mode(const LineCtx& ctx, ProxyDraft&) {
   } else if (mode.empty()) {
     ctx.error("'mode' expects 'tcp'");
   } else {
-    ctx.error("unknown proxy mode " + q(mode), did_you_mean(mode, kModes));
+    ctx.error("unknown proxy mode " + quoted(mode), did_you_mean(mode, kModes));
   }
 }
 
@@ -707,7 +704,7 @@ void kw_balance(const LineCtx& ctx, ProxyDraft& draft) {
               "use 'roundrobin' or 'static-rr'");
     return;
   } else {
-    ctx.error("'balance': unknown algorithm " + q(word), did_you_mean(word, kSupported));
+    ctx.error("'balance': unknown algorithm " + quoted(word), did_you_mean(word, kSupported));
     return;
   }
   no_extra_words(ctx, 2, "balance");
@@ -778,7 +775,7 @@ void kw_server(const LineCtx& ctx, ProxyDraft& draft) {
   const bool name_ok = valid_name(ctx, server.name, "server");
   const HostPortResult address = parse_host_port(ctx.word(2), PortRule::kOptional);
   if (!address.value) {
-    ctx.error("server " + q(server.name) + ": " + address.error, address.hint);
+    ctx.error("server " + quoted(server.name) + ": " + address.error, address.hint);
   } else {
     server.endpoint = Endpoint{address.value->address, address.value->port.value_or(0)};
   }
@@ -838,10 +835,10 @@ void kw_timeout(const LineCtx& ctx, ProxyDraft& draft) {
   const std::string& name = ctx.word(1);
   const TimeoutKeyword* row = find_row(kTimeouts, name);
   if (row == nullptr) {
-    ctx.error(
-        name.empty() ? "'timeout' expects a timer name and a value" : "unknown timeout " + q(name),
-        name.empty() ? "'client', 'connect', 'server', 'check', 'queue', 'tunnel', ..."
-                     : suggest_row(kTimeouts, name));
+    ctx.error(name.empty() ? "'timeout' expects a timer name and a value"
+                           : "unknown timeout " + quoted(name),
+              name.empty() ? "'client', 'connect', 'server', 'check', 'queue', 'tunnel', ..."
+                           : suggest_row(kTimeouts, name));
     return;
   }
   const std::string what = "timeout " + name;
@@ -850,7 +847,7 @@ void kw_timeout(const LineCtx& ctx, ProxyDraft& draft) {
     return;
   }
   if (row->field == nullptr) {
-    ctx.warning(q(what) + " only matters in HTTP mode; Postern balances TCP and ignores it");
+    ctx.warning(quoted(what) + " only matters in HTTP mode; Postern balances TCP and ignores it");
     return;
   }
   if (has_capability(ctx, draft, what, row->caps, OnMissingCap::kWarn)) {
@@ -895,12 +892,12 @@ void opt_keepalive(const LineCtx& ctx, std::size_t at, ProxyDraft&, bool) {
 // As HAProxy in a TCP proxy: "'option httplog' not usable ... Falling back to 'option tcplog'".
 void opt_httplog(const LineCtx& ctx, std::size_t, ProxyDraft& draft, bool) {
   ctx.warning("'option httplog' not usable with " + std::string(section_word(draft.section)) + " " +
-              q(draft.name) + " (needs 'mode http'); falling back to 'option tcplog'");
+              quoted(draft.name) + " (needs 'mode http'); falling back to 'option tcplog'");
 }
 
 void opt_http_only(const LineCtx& ctx, std::size_t at, ProxyDraft& draft, bool) {
   ctx.warning("'option " + ctx.word(at) + "' ignored for " +
-              std::string(section_word(draft.section)) + " " + q(draft.name) +
+              std::string(section_word(draft.section)) + " " + quoted(draft.name) +
               " as it requires HTTP mode");
 }
 
@@ -966,12 +963,12 @@ void parse_option(const LineCtx& ctx, ProxyDraft& draft, std::size_t at, bool en
   }
   const OptionKeyword* row = find_row(kOptions, name);
   if (row == nullptr) {
-    ctx.error("unknown option " + q(name), suggest_row(kOptions, name));
+    ctx.error("unknown option " + quoted(name), suggest_row(kOptions, name));
     return;
   }
   if (ctx.size() > at + 1 + row->max_args) {
     ctx.error("'option " + name + "': unexpected extra argument " +
-              q(ctx.word(at + 1 + row->max_args)));
+              quoted(ctx.word(at + 1 + row->max_args)));
     return;
   }
   if (has_capability(ctx, draft, "option " + name, row->caps, OnMissingCap::kWarn)) {
@@ -1021,13 +1018,13 @@ void tcp_check_connect(const LineCtx& ctx, ProxyDraft& draft) {
 void parse_send(const LineCtx& ctx, ProxyDraft& draft, TcpCheckRule::Kind kind) {
   const std::string what = "tcp-check " + ctx.word(1);
   if (!ctx.has(2)) {
-    ctx.error(q(what) + " expects data to send");
+    ctx.error(quoted(what) + " expects data to send");
     return;
   }
   std::size_t end = 3;
   if (ctx.word(3) == "comment") {
     if (!ctx.has(4)) {
-      ctx.error(q(what) + " option 'comment' expects an argument");
+      ctx.error(quoted(what) + " option 'comment' expects an argument");
       return;
     }
     end = 5;
@@ -1041,7 +1038,7 @@ void parse_send(const LineCtx& ctx, ProxyDraft& draft, TcpCheckRule::Kind kind) 
   if (kind == TcpCheckRule::Kind::kSendBinary) {
     auto hex = parse_hex(ctx.word(2));
     if (!hex.value) {
-      ctx.error(q(what) + ": " + hex.error);
+      ctx.error(quoted(what) + ": " + hex.error);
       return;
     }
     rule.data = std::move(*hex.value);
@@ -1076,17 +1073,17 @@ void tcp_check_expect(const LineCtx& ctx, ProxyDraft& draft) {
     std::string word = ctx.word(i);
     if (is_one_of(word, kOptionsWithValue)) {
       if (!ctx.has(i + 1)) {
-        ctx.error("'tcp-check expect' option " + q(word) + " expects an argument");
+        ctx.error("'tcp-check expect' option " + quoted(word) + " expects an argument");
         return;
       }
       if (word != "comment") {
-        ctx.warning("'tcp-check expect' option " + q(word) + " is ignored by Postern");
+        ctx.warning("'tcp-check expect' option " + quoted(word) + " is ignored by Postern");
       }
       ++i;
       continue;
     }
     if (have_match) {
-      ctx.error("'tcp-check expect': unexpected extra argument " + q(word));
+      ctx.error("'tcp-check expect': unexpected extra argument " + quoted(word));
       return;
     }
     if (word == "!") {
@@ -1108,7 +1105,7 @@ void tcp_check_expect(const LineCtx& ctx, ProxyDraft& draft) {
                 "use 'string', 'rstring' or 'binary'");
       return;
     } else {
-      ctx.error("'tcp-check expect': unknown match " + q(word), did_you_mean(word, kMatches));
+      ctx.error("'tcp-check expect': unknown match " + quoted(word), did_you_mean(word, kMatches));
       return;
     }
     if (!ctx.has(i + 1)) {
@@ -1158,7 +1155,7 @@ void kw_tcp_check(const LineCtx& ctx, ProxyDraft& draft) {
   const TcpCheckKeyword* row = find_row(kTcpCheckKeywords, action.substr(0, action.find('(')));
   if (row == nullptr) {
     ctx.error(action.empty() ? "'tcp-check' expects an action"
-                             : "unknown 'tcp-check' action " + q(action),
+                             : "unknown 'tcp-check' action " + quoted(action),
               suggest_row(kTcpCheckKeywords, action));
     return;
   }
@@ -1229,13 +1226,13 @@ void parse_proxy_line(const LineCtx& ctx, ProxyDraft& draft) {
   const std::string& keyword = ctx.word(0);
   const ProxyKeyword* row = find_row(kProxyKeywords, keyword);
   if (row == nullptr) {
-    ctx.error(
-        "unknown keyword " + q(keyword) + " in " + q(section_word(draft.section)) + " section",
-        suggest_row(kProxyKeywords, keyword));
+    ctx.error("unknown keyword " + quoted(keyword) + " in " + quoted(section_word(draft.section)) +
+                  " section",
+              suggest_row(kProxyKeywords, keyword));
     return;
   }
   if (draft.section == Section::kDefaults && !row->in_defaults) {
-    ctx.error(q(keyword) + " not allowed in 'defaults' section");
+    ctx.error(quoted(keyword) + " not allowed in 'defaults' section");
     return;
   }
   if (!has_capability(ctx, draft, keyword, row->caps, row->on_missing_cap)) {
@@ -1334,7 +1331,7 @@ void HaproxyReader::State::handle_line(const LineCtx& ctx) {
   }
   switch (section) {
     case Section::kNone:
-      ctx.error("unknown keyword " + q(keyword) + " out of section",
+      ctx.error("unknown keyword " + quoted(keyword) + " out of section",
                 suggest_row(kSections, keyword));
       return;
     case Section::kIgnored:
@@ -1352,7 +1349,7 @@ void HaproxyReader::State::open_section(const LineCtx& ctx, Section kind) {
   section = kind;
   const std::string& keyword = ctx.word(0);
   if (kind == Section::kIgnored) {
-    ctx.warning("section " + q(keyword) + " is ignored by Postern");
+    ctx.warning("section " + quoted(keyword) + " is ignored by Postern");
     return;
   }
   if (kind == Section::kGlobal) {
@@ -1372,7 +1369,7 @@ void HaproxyReader::State::open_section(const LineCtx& ctx, Section kind) {
     at = 2;
     valid = valid_name(ctx, name, "proxy");
   } else if (kind != Section::kDefaults) {
-    ctx.error(q(keyword) + " expects <name> as an argument");
+    ctx.error(quoted(keyword) + " expects <name> as an argument");
     valid = false;
   }
   // A new defaults section starts from HAProxy's built-in values, not from the previous one.
@@ -1381,7 +1378,8 @@ void HaproxyReader::State::open_section(const LineCtx& ctx, Section kind) {
   if (ctx.word(at) == "from") {
     const auto found = named_defaults.find(ctx.word(at + 1));
     if (found == named_defaults.end()) {
-      ctx.error(keyword + " " + q(name) + ": no defaults section named " + q(ctx.word(at + 1)));
+      ctx.error(keyword + " " + quoted(name) + ": no defaults section named " +
+                quoted(ctx.word(at + 1)));
       valid = false;
     } else {
       base = &found->second;
@@ -1415,8 +1413,8 @@ void HaproxyReader::State::open_section(const LineCtx& ctx, Section kind) {
     }
     if (const auto it = names->find(name); it != names->end()) {
       const Declared& previous = it->second;
-      ctx.error(std::string(section_word(kind)) + " " + q(name) + " has the same name as " +
-                std::string(section_word(previous.section)) + " " + q(name) + " declared at " +
+      ctx.error(std::string(section_word(kind)) + " " + quoted(name) + " has the same name as " +
+                std::string(section_word(previous.section)) + " " + quoted(name) + " declared at " +
                 previous.origin.file + ":" + std::to_string(previous.origin.line));
       current.valid = false;
       return;
@@ -1456,7 +1454,7 @@ void HaproxyReader::State::close_section() {
     case Section::kFrontend:
       if (!draft.default_backend) {
         diags.error(draft.origin.file, draft.origin.line, 0,
-                    "frontend " + q(draft.name) + " has no default_backend",
+                    "frontend " + quoted(draft.name) + " has no default_backend",
                     "Postern joins each frontend with exactly one backend");
         return;
       }
@@ -1486,13 +1484,14 @@ void HaproxyReader::State::finish() {
       if (const auto listen = backend_names.find(slot.backend);
           listen != backend_names.end() && listen->second.section == Section::kListen) {
         diags.error(slot.backend_origin.file, slot.backend_origin.line, 0,
-                    "frontend " + q(listener.name) + ": " + q(slot.backend) +
+                    "frontend " + quoted(listener.name) + ": " + quoted(slot.backend) +
                         " is a listen section, not a backend",
                     "point default_backend at a 'backend' section");
       } else {
-        diags.error(slot.backend_origin.file, slot.backend_origin.line, 0,
-                    "frontend " + q(listener.name) + ": no backend named " + q(slot.backend),
-                    did_you_mean(slot.backend, names));
+        diags.error(
+            slot.backend_origin.file, slot.backend_origin.line, 0,
+            "frontend " + quoted(listener.name) + ": no backend named " + quoted(slot.backend),
+            did_you_mean(slot.backend, names));
       }
       unresolved.push_back(slot.index);
       continue;
@@ -1524,7 +1523,7 @@ void HaproxyReader::State::finish() {
     const BackendEntry& backend = backends.at(name);
     if (!backend.used) {
       diags.warning(backend.draft.origin.file, backend.draft.origin.line, 0,
-                    "backend " + q(name) + " is not used by any frontend; Postern ignores it");
+                    "backend " + quoted(name) + " is not used by any frontend; Postern ignores it");
     }
   }
   frontends.clear();

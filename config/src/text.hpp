@@ -35,6 +35,9 @@ Parsed<std::uint64_t> parse_unsigned(std::string_view text, std::uint64_t max);
 // An even number of hex digits, returned in lower case.
 Parsed<std::string> parse_hex(std::string_view text);
 
+// `text` in single quotes, as diagnostics name a word.
+std::string quoted(std::string_view text);
+
 std::size_t edit_distance(std::string_view a, std::string_view b);
 
 // The candidate closest to `word` when close enough to be a typo, else empty.

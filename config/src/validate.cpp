@@ -6,6 +6,7 @@
 #include <regex>
 
 #include "postern/config/load.hpp"
+#include "text.hpp"
 
 namespace postern::config {
 namespace {
@@ -16,10 +17,6 @@ constexpr std::uint32_t kMaxWeight = 256;
 constexpr std::uint32_t kMaxRetries = 100;
 constexpr std::uint32_t kMinFlows = 1024;
 constexpr std::uint32_t kMaxFlows = 16U * 1024U * 1024U;
-
-std::string q(std::string_view text) {
-  return "'" + std::string(text) + "'";
-}
 
 std::string where(const Origin& origin) {
   return origin.file + ":" + std::to_string(origin.line);
@@ -35,7 +32,7 @@ class Checker {
     for (const Listener& listener : config_.listeners) {
       if (auto [it, inserted] = names.emplace(listener.name, &listener); !inserted) {
         // HAProxy: "proxy 'x' has the same name as proxy 'x' declared at FILE:LINE".
-        error(listener.origin, "listener " + q(listener.name) +
+        error(listener.origin, "listener " + quoted(listener.name) +
                                    " has the same name as the listener declared at " +
                                    where(it->second->origin));
       }
@@ -66,7 +63,7 @@ class Checker {
   }
 
   void check_listener(const Listener& listener) {
-    const std::string who = "listener " + q(listener.name);
+    const std::string who = "listener " + quoted(listener.name);
     if (listener.binds.empty()) {
       error(listener.origin, who + " has no bind");
     }
@@ -101,14 +98,14 @@ class Checker {
           const std::regex compiled(rule.data, std::regex::extended);
         } catch (const std::regex_error& e) {
           error(rule.origin, who + ": 'tcp-check expect rstring': invalid regular expression " +
-                                 q(rule.data) + ": " + e.what());
+                                 quoted(rule.data) + ": " + e.what());
         }
       }
     }
     std::map<std::string, const Server*> servers;
     for (const Server& server : listener.servers) {
       if (auto [it, inserted] = servers.emplace(server.name, &server); !inserted) {
-        error(server.origin, who + ": server " + q(server.name) +
+        error(server.origin, who + ": server " + quoted(server.name) +
                                  " has the same name as the server declared at " +
                                  where(it->second->origin));
       }
@@ -134,7 +131,7 @@ class Checker {
   }
 
   void check_server(const Server& server, const std::string& who) {
-    const std::string name = who + ": server " + q(server.name);
+    const std::string name = who + ": server " + quoted(server.name);
     if (!server.endpoint) {
       error(server.origin, name + " has no address");
     } else {
@@ -186,9 +183,10 @@ class Checker {
             continue;
           }
           if (a.address == b.address || a.address.is_any() || b.address.is_any()) {
-            error(bind.origin, "listener " + q(listener.name) + " binds " + a.to_string() +
+            error(bind.origin, "listener " + quoted(listener.name) + " binds " + a.to_string() +
                                    ", which conflicts with " + b.to_string() + " of listener " +
-                                   q(other.listener->name) + " at " + where(other.bind->origin));
+                                   quoted(other.listener->name) + " at " +
+                                   where(other.bind->origin));
             break;
           }
         }
@@ -215,14 +213,15 @@ class Checker {
       if (interface.name.empty()) {
         error(interface.origin, "interface needs a name");
       } else if (auto [it, inserted] = names.emplace(interface.name, &interface); !inserted) {
-        error(interface.origin, "interface name " + q(interface.name) + " is already used at " +
-                                    where(it->second->origin));
+        error(interface.origin, "interface name " + quoted(interface.name) +
+                                    " is already used at " + where(it->second->origin));
       }
       if (interface.device.empty()) {
-        error(interface.origin, "interface " + q(interface.name) + " needs a device");
+        error(interface.origin, "interface " + quoted(interface.name) + " needs a device");
       } else if (auto [it, inserted] = devices.emplace(interface.device, &interface); !inserted) {
-        error(interface.origin, "device " + q(interface.device) + " is already used by interface " +
-                                    q(it->second->name) + " at " + where(it->second->origin));
+        error(interface.origin, "device " + quoted(interface.device) +
+                                    " is already used by interface " + quoted(it->second->name) +
+                                    " at " + where(it->second->origin));
       }
     }
     for (const Route& route : dp.routes) {
@@ -250,7 +249,7 @@ class Checker {
         const IpAddress& address = bind.endpoint.address;
         if (address.is_any()) {
           if (!has_family(dp.vips, address.family)) {
-            error(bind.origin, "listener " + q(listener.name) + " binds " +
+            error(bind.origin, "listener " + quoted(listener.name) + " binds " +
                                    bind.endpoint.to_string() +
                                    " (every VIP) but the dataplane has no " +
                                    (address.family == Family::kIpv4 ? "IPv4" : "IPv6") + " vips");
@@ -265,7 +264,7 @@ class Checker {
         }
         const Family family = server.endpoint->address.family;
         if (!has_family(dp.source_addresses, family)) {
-          error(server.origin, "server " + q(server.name) + " is " +
+          error(server.origin, "server " + quoted(server.name) + " is " +
                                    (family == Family::kIpv4 ? "IPv4" : "IPv6") +
                                    " but the dataplane has no such source address");
         }

@@ -16,10 +16,6 @@
 namespace postern::config {
 namespace {
 
-std::string q(std::string_view text) {
-  return "'" + std::string(text) + "'";
-}
-
 class Reader {
  public:
   Reader(const std::string& file, Diagnostics& diags) : file_(file), diags_(diags) {}
@@ -48,7 +44,7 @@ class Reader {
 
   std::optional<std::string> string(const YAML::Node& node, std::string_view what) {
     if (!node.IsScalar()) {
-      error(node, q(what) + " must be a string");
+      error(node, quoted(what) + " must be a string");
       return std::nullopt;
     }
     return node.Scalar();
@@ -57,12 +53,12 @@ class Reader {
   std::optional<std::uint64_t> unsigned_value(const YAML::Node& node, std::string_view what,
                                               std::uint64_t max) {
     if (!node.IsScalar()) {
-      error(node, q(what) + " must be an integer");
+      error(node, quoted(what) + " must be an integer");
       return std::nullopt;
     }
     auto parsed = parse_unsigned(node.Scalar(), max);
     if (!parsed.value) {
-      error(node, q(what) + ": " + parsed.error);
+      error(node, quoted(what) + ": " + parsed.error);
     }
     return parsed.value;
   }
@@ -81,19 +77,20 @@ class Reader {
         return false;
       }
     }
-    error(node, q(what) + " must be true or false");
+    error(node, quoted(what) + " must be true or false");
     return std::nullopt;
   }
 
   // A duration is a string with a unit ("10s") or a bare integer of milliseconds.
   std::optional<Millis> duration(const YAML::Node& node, std::string_view what) {
     if (!node.IsScalar()) {
-      error(node, q(what) + " must be a duration such as \"10s\" or an integer of milliseconds");
+      error(node,
+            quoted(what) + " must be a duration such as \"10s\" or an integer of milliseconds");
       return std::nullopt;
     }
     auto parsed = parse_duration(node.Scalar());
     if (!parsed.value) {
-      error(node, q(what) + ": " + parsed.error);
+      error(node, quoted(what) + ": " + parsed.error);
     }
     return parsed.value;
   }
@@ -105,7 +102,7 @@ class Reader {
     }
     auto parsed = IpAddress::parse(*text);
     if (!parsed) {
-      error(node, q(what) + ": invalid IP address " + q(*text));
+      error(node, quoted(what) + ": invalid IP address " + quoted(*text));
     }
     return parsed;
   }
@@ -117,7 +114,8 @@ class Reader {
     }
     auto parsed = IpPrefix::parse(*text);
     if (!parsed) {
-      error(node, q(what) + ": invalid IP prefix " + q(*text), "write it as 198.18.0.1/24");
+      error(node, quoted(what) + ": invalid IP prefix " + quoted(*text),
+            "write it as 198.18.0.1/24");
     }
     return parsed;
   }
@@ -129,14 +127,14 @@ class Reader {
     }
     HostPortResult parsed = parse_host_port(*text, rule);
     if (!parsed.value) {
-      error(node, q(what) + ": " + parsed.error, parsed.hint);
+      error(node, quoted(what) + ": " + parsed.error, parsed.hint);
     }
     return parsed.value;
   }
 
   bool sequence(const YAML::Node& node, std::string_view what) {
     if (!node.IsSequence()) {
-      error(node, q(what) + " must be a list");
+      error(node, quoted(what) + " must be a list");
       return false;
     }
     return true;
@@ -190,21 +188,21 @@ bool read_map(Reader& reader, const YAML::Node& node, std::string_view what,
       for (const auto& row : rows) {
         keys.push_back(row.key);
       }
-      reader.error(key, "unknown key " + q(key.Scalar()) + " in " + std::string(what),
+      reader.error(key, "unknown key " + quoted(key.Scalar()) + " in " + std::string(what),
                    did_you_mean(key.Scalar(), keys));
       continue;
     }
     if ((rows[index].scopes & scope) == 0) {
-      reader.error(key, "key " + q(key.Scalar()) + " is not allowed in " + std::string(what));
+      reader.error(key, "key " + quoted(key.Scalar()) + " is not allowed in " + std::string(what));
       continue;
     }
     if (present[index]) {
-      reader.error(key, "duplicate key " + q(key.Scalar()) + " in " + std::string(what));
+      reader.error(key, "duplicate key " + quoted(key.Scalar()) + " in " + std::string(what));
       continue;
     }
     if (it->second.IsNull()) {
       // Reported at the key: yaml-cpp marks an empty value where the next token starts.
-      reader.error(key, "key " + q(key.Scalar()) + " has no value");
+      reader.error(key, "key " + quoted(key.Scalar()) + " has no value");
       continue;
     }
     present[index] = true;
@@ -239,7 +237,7 @@ void log_facility(Reader& r, const YAML::Node& v, LogDraft& d) {
   d.has_facility = true;
   if (auto s = r.string(v, "facility")) {
     if (!is_one_of(*s, syslog_facilities())) {
-      r.error(v, "unknown syslog facility " + q(*s), did_you_mean(*s, syslog_facilities()));
+      r.error(v, "unknown syslog facility " + quoted(*s), did_you_mean(*s, syslog_facilities()));
       return;
     }
     d.target.facility = *s;
@@ -250,7 +248,7 @@ template <std::string LogTarget::*Field>
 void log_level(Reader& r, const YAML::Node& v, LogDraft& d) {
   if (auto s = r.string(v, "level")) {
     if (!is_one_of(*s, syslog_levels())) {
-      r.error(v, "unknown syslog level " + q(*s), did_you_mean(*s, syslog_levels()));
+      r.error(v, "unknown syslog level " + quoted(*s), did_you_mean(*s, syslog_levels()));
       return;
     }
     d.target.*Field = *s;
@@ -439,7 +437,7 @@ void rule_match(Reader& r, const YAML::Node& v, RuleDraft& d) {
   } else if (*s == "binary") {
     d.rule.match = TcpCheckRule::Match::kBinary;
   } else {
-    r.error(v, "unknown match " + q(*s) + " (string, rstring or binary)",
+    r.error(v, "unknown match " + quoted(*s) + " (string, rstring or binary)",
             did_you_mean(*s, kMatches));
   }
 }
@@ -498,7 +496,7 @@ std::optional<TcpCheckRule> read_rule(Reader& r, const YAML::Node& node) {
   }
   if (action == nullptr) {
     static constexpr std::string_view kNames[] = {"connect", "send", "send_binary", "expect"};
-    r.error(draft.action_node, "unknown tcp_check action " + q(*draft.action),
+    r.error(draft.action_node, "unknown tcp_check action " + quoted(*draft.action),
             did_you_mean(*draft.action, kNames));
     return std::nullopt;
   }
@@ -506,12 +504,12 @@ std::optional<TcpCheckRule> read_rule(Reader& r, const YAML::Node& node) {
   bool has_required = action->required.empty();
   for (const auto& [key, value] : draft.given) {
     if (std::find(action->keys.begin(), action->keys.end(), key) == action->keys.end()) {
-      r.error(value, q(key) + " does not apply to a " + q(action->name) + " rule");
+      r.error(value, quoted(key) + " does not apply to a " + quoted(action->name) + " rule");
     }
     has_required = has_required || key == action->required;
   }
   if (!has_required) {
-    r.error(node, "a " + q(action->name) + " rule needs " + q(action->required));
+    r.error(node, "a " + quoted(action->name) + " rule needs " + quoted(action->required));
   }
   const bool hex = action->kind == TcpCheckRule::Kind::kSendBinary ||
                    (action->kind == TcpCheckRule::Kind::kExpect &&
@@ -519,7 +517,7 @@ std::optional<TcpCheckRule> read_rule(Reader& r, const YAML::Node& node) {
   if (hex && has_required) {
     auto parsed = parse_hex(draft.rule.data);
     if (!parsed.value) {
-      r.error(node, q(action->required) + ": " + parsed.error);
+      r.error(node, quoted(action->required) + ": " + parsed.error);
     } else {
       draft.rule.data = *parsed.value;
     }
@@ -632,7 +630,7 @@ void listener_balance(Reader& r, const YAML::Node& v, ListenerDraft& d) {
   } else if (*s == "static-rr") {
     d.listener.balance = Balance::kStaticRoundRobin;
   } else {
-    r.error(v, "unknown balance algorithm " + q(*s) + " (roundrobin or static-rr)",
+    r.error(v, "unknown balance algorithm " + quoted(*s) + " (roundrobin or static-rr)",
             did_you_mean(*s, kBalances));
   }
 }

@@ -1,5 +1,7 @@
 // Per-worker flow table: a fixed pool of flows and an open-addressing index holding each
-// flow under both of its keys. Sized once at start; no allocation afterwards.
+// flow under both of its keys. Sized once at start; no allocation afterwards. The index is
+// keyed with a secret, so nobody outside can choose client addresses and ports that pile up
+// in one probe run.
 #pragma once
 
 #include <cstdint>
@@ -18,9 +20,29 @@ struct FlowRef {
   bool found() const { return index != kNoIndex; }
 };
 
+// The secret of a table's hash: SipHash's 128-bit key.
+struct FlowHashKey {
+  std::uint64_t k0 = 0;
+  std::uint64_t k1 = 0;
+};
+
+// A fresh key from std::random_device, which libstdc++ on Linux takes from the CPU's or the
+// kernel's entropy source. Not rte_rand(): its generator is seeded from the TSC and its
+// outputs give its state away.
+FlowHashKey random_flow_hash_key();
+
+// SipHash-1-3 (Aumasson and Bernstein, "SipHash: a fast short-input PRF", 2012) of the key's
+// 12 bytes as they lie in memory. A PRF: without the secret, which keys share a home slot
+// cannot be predicted, nor learnt from one collision as with a linear or CRC hash (a CRC's
+// collisions are the same under every seed). Python's and Rust's hash tables use it too.
+std::uint64_t flow_hash(const FlowKey& key, const FlowHashKey& secret) noexcept;
+
 class FlowTable {
  public:
+  // A table with its own random hash key.
   explicit FlowTable(std::uint32_t capacity);
+  // A table with a given key: tests that need the same homes on every run.
+  FlowTable(std::uint32_t capacity, const FlowHashKey& secret);
 
   std::uint32_t capacity() const { return static_cast<std::uint32_t>(flows_.size()); }
   std::uint32_t size() const { return used_; }
@@ -37,6 +59,12 @@ class FlowTable {
   // Removes both keys and returns the flow to the pool.
   void release(std::uint32_t index) noexcept;
 
+  // The slot where the key's probe run starts.
+  std::uint32_t home(const FlowKey& key) const noexcept {
+    return static_cast<std::uint32_t>(flow_hash(key, secret_)) & mask_;
+  }
+  std::uint32_t index_slots() const { return mask_ + 1; }
+
  private:
   struct Slot {
     FlowKey key;
@@ -44,15 +72,12 @@ class FlowTable {
   };
   static constexpr std::uint32_t kEmpty = 0xffffffffU;
 
-  std::uint32_t home(const FlowKey& key) const noexcept;
-
   std::vector<Flow> flows_;
   std::vector<Slot> slots_;
   std::uint32_t mask_ = 0;
   std::uint32_t free_head_ = kNoIndex;
   std::uint32_t used_ = 0;
+  FlowHashKey secret_;
 };
-
-std::uint32_t flow_hash(const FlowKey& key) noexcept;
 
 }  // namespace postern::dataplane

@@ -4,10 +4,21 @@
 namespace postern::dataplane {
 
 TimerWheel::TimerWheel(FlowTable& table, std::uint64_t now_ms)
-    : table_(table), heads_(kSlots, kNoIndex), current_tick_(now_ms / kTickMs) {}
+    : table_(table), heads_(kSlots + 1, kNoIndex), tick_(now_ms / kTickMs) {}
 
 bool TimerWheel::armed(std::uint32_t index) const noexcept {
   return table_.at(index).timer_slot != kNoIndex;
+}
+
+void TimerWheel::link(std::uint32_t index, std::uint32_t list) noexcept {
+  Flow& f = table_.at(index);
+  f.timer_slot = list;
+  f.timer_prev = kNoIndex;
+  f.timer_next = heads_[list];
+  if (f.timer_next != kNoIndex) {
+    table_.at(f.timer_next).timer_prev = index;
+  }
+  heads_[list] = index;
 }
 
 void TimerWheel::unlink(std::uint32_t index) noexcept {
@@ -30,18 +41,18 @@ void TimerWheel::unlink(std::uint32_t index) noexcept {
 
 void TimerWheel::schedule(std::uint32_t index, std::uint64_t deadline_ms) noexcept {
   unlink(index);
-  Flow& f = table_.at(index);
-  // A deadline already past goes into the slot being processed next, not behind it.
-  const std::uint64_t earliest = current_tick_ * kTickMs;
-  const std::uint32_t slot = slot_of(deadline_ms < earliest ? earliest : deadline_ms);
-  f.timer_deadline = deadline_ms;
-  f.timer_slot = slot;
-  f.timer_prev = kNoIndex;
-  f.timer_next = heads_[slot];
-  if (f.timer_next != kNoIndex) {
-    table_.at(f.timer_next).timer_prev = index;
+  table_.at(index).timer_deadline = deadline_ms;
+  const std::uint64_t tick = deadline_ms / kTickMs;
+  if (tick > tick_) {
+    link(index, slot_of(tick));
+    return;
   }
-  heads_[slot] = index;
+  // The current tick's slot has been walked already, and a past tick's will not be again
+  // before a rotation: both go on the due list, which the next advance() looks at.
+  link(index, kDueList);
+  if (deadline_ms < due_min_) {
+    due_min_ = deadline_ms;
+  }
 }
 
 void TimerWheel::cancel(std::uint32_t index) noexcept {

@@ -105,10 +105,10 @@ TEST(Shift, ServerSackAtAnOddOptionOffsetKeepsTheChecksumExact) {
   const std::uint32_t first = s.client_isn + 1;
   // NOP, then SACK (kind 5, length 18, two blocks): the edges start at option byte 3.
   Bytes opts = {1, 5, 18};
-  auto put = [&opts](std::uint32_t v) {
-    const std::uint32_t be = rte_cpu_to_be_32(v);
-    const auto* b = reinterpret_cast<const std::uint8_t*>(&be);
-    opts.insert(opts.end(), b, b + 4);
+  auto put = [&opts](std::uint32_t v) {  // network byte order
+    for (int shift = 24; shift >= 0; shift -= 8) {
+      opts.push_back(static_cast<std::uint8_t>(v >> shift));
+    }
   };
   put(first + 8);
   put(first + kHeaderLen + 3);
