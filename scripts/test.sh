@@ -5,7 +5,8 @@
 # labs against the Release build. Ends with one line "N passed, N failed".
 #
 # Usage: scripts/test.sh [--soak]
-#   --soak  the end-to-end tests run their long variants (E2E_SOAK=1: timewait_test.sh loads
+#   --soak  the end-to-end tests run their long variants (E2E_SOAK=1): handshake_loss_test.sh
+#           runs 1,000 IMAP sessions per loss pattern instead of 120, timewait_test.sh loads
 #           for 75 s, longer than TIME_WAIT, instead of 100,000 connections)
 set -uo pipefail
 top=$(cd "$(dirname "$0")/.." && pwd)
