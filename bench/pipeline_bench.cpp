@@ -4,6 +4,7 @@
 // every packet costs anyway (mbuf allocation, frame copy, free).
 #include <rte_mbuf.h>
 
+#include <array>
 #include <chrono>
 #include <cstdio>
 #include <cstring>
@@ -60,7 +61,10 @@ void report(const char* name, double ns, double baseline) {
 }  // namespace
 
 int main() {
-  WorkerHarness h(1U << 20);
+  // Keyed server-side ISNs and timestamp clocks, as in production: every segment is moved
+  // between the client's space and the server's view (seq or ack, SACK, TSval or TSecr).
+  const postern::dataplane::SeqOffsets offsets(std::array<std::uint64_t, 2>{0x5eed, 0xc0ffee});
+  WorkerHarness h(1U << 20, nullptr, &offsets);
   h.resolve_servers();
   // One established flow with the header acknowledged, as most packets find it.
   const std::uint32_t cisn = 1000;
@@ -75,15 +79,19 @@ int main() {
                 .sack_permitted()
                 .build(),
             0);
-  const std::uint16_t lport = h.take().at(0).d.sport;
+  const pt::Decoded syn = h.take().at(0).d;
+  const std::uint16_t lport = syn.sport;
+  // The server's view of the client's bytes starts at Postern's ISN.
+  const std::uint32_t view = syn.seq - cisn;
+  const std::uint32_t ts_off = syn.ts_val - 1;
   h.receive(TcpPacket()
                 .eth(pt::kServer1Mac, pt::kPortServerMac)
                 .from("198.19.0.10", 143)
                 .to("198.19.0.1", lport)
                 .seq(sisn)
-                .ack(cisn + 1)
+                .ack(view + cisn + 1)
                 .flags(pt::kSyn | pt::kAck)
-                .timestamp(5, 1)
+                .timestamp(5, 1 + ts_off)
                 .sack_permitted()
                 .build(),
             1);
@@ -102,9 +110,9 @@ int main() {
                 .from("198.19.0.10", 143)
                 .to("198.19.0.1", lport)
                 .seq(sisn + 1)
-                .ack(cisn + 1 + 28)
+                .ack(view + cisn + 1 + 28)
                 .flags(pt::kAck)
-                .timestamp(6, 2)
+                .timestamp(6, 2 + ts_off)
                 .build(),
             1);
   h.take();
@@ -126,9 +134,9 @@ int main() {
                               .from("198.19.0.10", 143)
                               .to("198.19.0.1", lport)
                               .seq(sisn + 1)
-                              .ack(cisn + 1 + 28 + 64)
+                              .ack(view + cisn + 1 + 28 + 64)
                               .flags(pt::kAck | pt::kPsh)
-                              .timestamp(7, 3)
+                              .timestamp(7, 3 + ts_off)
                               .payload(payload)
                               .build();
   const Bytes sacked = TcpPacket()
@@ -136,10 +144,10 @@ int main() {
                            .from("198.19.0.10", 143)
                            .to("198.19.0.1", lport)
                            .seq(sisn + 1)
-                           .ack(cisn + 1 + 28)
+                           .ack(view + cisn + 1 + 28)
                            .flags(pt::kAck)
-                           .timestamp(7, 3)
-                           .sack({{cisn + 1 + 28 + 100, cisn + 1 + 28 + 200}})
+                           .timestamp(7, 3 + ts_off)
+                           .sack({{view + cisn + 1 + 28 + 100, view + cisn + 1 + 28 + 200}})
                            .build();
 
   constexpr int kPackets = 2000000;
