@@ -14,8 +14,6 @@
 namespace postern::dataplane {
 namespace {
 
-constexpr std::uint8_t kDefaultTtl = 64;
-
 // Rewrites the IPv4 and TCP address pair and ports, TTL - 1, with incremental checksums.
 void rewrite_addresses(FrameView& v, std::uint32_t src, std::uint32_t dst, std::uint16_t sport,
                        std::uint16_t dport) noexcept {
@@ -55,22 +53,8 @@ std::uint16_t write_segment(std::uint8_t* out, std::uint16_t cap, const L2Addres
   if (frame_len > cap || (opts_len & 3) != 0) {
     return 0;
   }
-  auto* eth = reinterpret_cast<rte_ether_hdr*>(out);
-  eth->src_addr = l2.src;
-  eth->dst_addr = l2.dst;
-  eth->ether_type = rte_cpu_to_be_16(RTE_ETHER_TYPE_IPV4);
-  auto* ip = reinterpret_cast<rte_ipv4_hdr*>(eth + 1);
-  ip->version_ihl = 0x45;
-  ip->type_of_service = 0;
-  ip->total_length = rte_cpu_to_be_16(ip_len);
-  ip->packet_id = 0;
-  ip->fragment_offset = rte_cpu_to_be_16(RTE_IPV4_HDR_DF_FLAG);
-  ip->time_to_live = kDefaultTtl;
-  ip->next_proto_id = IPPROTO_TCP;
-  ip->src_addr = src_ip;
-  ip->dst_addr = dst_ip;
-  ip->hdr_checksum = ipv4_header_checksum(ip, 20);
-  auto* tcp = reinterpret_cast<rte_tcp_hdr*>(ip + 1);
+  auto* tcp = reinterpret_cast<rte_tcp_hdr*>(
+      write_ipv4_headers(out, l2.src, l2.dst, src_ip, dst_ip, IPPROTO_TCP, tcp_len));
   tcp->src_port = sport;
   tcp->dst_port = dport;
   tcp->sent_seq = rte_cpu_to_be_32(seq.value());

@@ -94,4 +94,26 @@ FrameKind parse_frame(std::uint8_t* data, std::uint16_t len, FrameView& v,
   return FrameKind::kDrop;
 }
 
+std::uint8_t* write_ipv4_headers(std::uint8_t* out, const rte_ether_addr& src_mac,
+                                 const rte_ether_addr& dst_mac, std::uint32_t src_ip,
+                                 std::uint32_t dst_ip, std::uint8_t proto, std::uint16_t l4_len,
+                                 std::uint8_t tos) noexcept {
+  auto* eth = reinterpret_cast<rte_ether_hdr*>(out);
+  eth->src_addr = src_mac;
+  eth->dst_addr = dst_mac;
+  eth->ether_type = rte_cpu_to_be_16(RTE_ETHER_TYPE_IPV4);
+  auto* ip = reinterpret_cast<rte_ipv4_hdr*>(eth + 1);
+  ip->version_ihl = RTE_IPV4_VHL_DEF;
+  ip->type_of_service = tos;
+  ip->total_length = rte_cpu_to_be_16(static_cast<std::uint16_t>(sizeof(rte_ipv4_hdr) + l4_len));
+  ip->packet_id = 0;
+  ip->fragment_offset = rte_cpu_to_be_16(RTE_IPV4_HDR_DF_FLAG);
+  ip->time_to_live = 64;
+  ip->next_proto_id = proto;
+  ip->src_addr = src_ip;
+  ip->dst_addr = dst_ip;
+  ip->hdr_checksum = ipv4_header_checksum(ip, sizeof(rte_ipv4_hdr));
+  return reinterpret_cast<std::uint8_t*>(ip + 1);
+}
+
 }  // namespace postern::dataplane

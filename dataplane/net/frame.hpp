@@ -41,4 +41,12 @@ struct FrameView {
 FrameKind parse_frame(std::uint8_t* data, std::uint16_t len, FrameView& v,
                       DropReason& reason) noexcept;
 
+// Writes the Ethernet and IPv4 headers of a datagram Postern originates (no IP options, DF,
+// ID 0 as an atomic datagram, RFC 6864 section 4.1; TTL 64) carrying `l4_len` bytes of
+// `proto`, header checksum included. Returns where the payload goes. `out` must have room.
+std::uint8_t* write_ipv4_headers(std::uint8_t* out, const rte_ether_addr& src_mac,
+                                 const rte_ether_addr& dst_mac, std::uint32_t src_ip,
+                                 std::uint32_t dst_ip, std::uint8_t proto, std::uint16_t l4_len,
+                                 std::uint8_t tos = 0) noexcept;
+
 }  // namespace postern::dataplane

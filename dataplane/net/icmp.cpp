@@ -221,24 +221,9 @@ std::uint16_t build_icmp_error(std::uint8_t* out, std::uint16_t cap, const rte_e
     return 0;
   }
 
-  auto* eth = reinterpret_cast<rte_ether_hdr*>(out);
-  eth->dst_addr = dst_mac;
-  eth->src_addr = src_mac;
-  eth->ether_type = rte_cpu_to_be_16(RTE_ETHER_TYPE_IPV4);
-
-  auto* ip = reinterpret_cast<rte_ipv4_hdr*>(out + sizeof(rte_ether_hdr));
-  ip->version_ihl = RTE_IPV4_VHL_DEF;
-  ip->type_of_service = kTosInternetworkControl;
-  ip->total_length = rte_cpu_to_be_16(ip_len);
-  ip->packet_id = 0;
-  ip->fragment_offset = rte_cpu_to_be_16(RTE_IPV4_HDR_DF_FLAG);
-  ip->time_to_live = kTtl;
-  ip->next_proto_id = IPPROTO_ICMP;
-  ip->src_addr = src_ip;
-  ip->dst_addr = oip->src_addr;
-  ip->hdr_checksum = ipv4_header_checksum(ip, sizeof(rte_ipv4_hdr));
-
-  std::uint8_t* msg = out + sizeof(rte_ether_hdr) + sizeof(rte_ipv4_hdr);
+  std::uint8_t* msg = write_ipv4_headers(out, src_mac, dst_mac, src_ip, oip->src_addr, IPPROTO_ICMP,
+                                         static_cast<std::uint16_t>(ip_len - sizeof(rte_ipv4_hdr)),
+                                         kTosInternetworkControl);
   msg[0] = type;
   msg[1] = code;
   std::memset(msg + 2, 0, kIcmpHeaderLen - 2);
