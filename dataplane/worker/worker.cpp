@@ -16,7 +16,6 @@
 #include "net/checksum.hpp"
 #include "net/icmp.hpp"
 #include "net/tcp_options.hpp"
-#include "proxy/proxy_decode.hpp"
 
 namespace postern::dataplane {
 namespace {
@@ -50,16 +49,13 @@ Worker::Worker(const WorkerDeps& deps)
       timers_(flows_, 0),
       offsets_(deps.offsets != nullptr ? *deps.offsets : own_offsets_),
       slots_(std::make_unique<WorkerSlots>()),
-      proxy_bufs_(std::min<std::uint32_t>(deps.settings->flows, kProxyBuffers)) {
+      upstream_(std::min<std::uint32_t>(deps.settings->flows, kProxyBuffers)) {
   for (std::size_t i = 0; i < settings_.source_addresses.size(); ++i) {
     ports_.emplace_back(deps.id, settings_.workers);
   }
   iface_by_port_.fill(-1);
   for (std::size_t i = 0; i < settings_.interfaces.size(); ++i) {
     iface_by_port_[settings_.interfaces[i].port_id] = static_cast<std::int16_t>(i);
-  }
-  for (std::size_t i = proxy_bufs_.size(); i-- > 0;) {
-    proxy_free_.push_back(static_cast<std::uint16_t>(i));
   }
   poll_snapshot();
 }
@@ -733,82 +729,64 @@ void Worker::from_server(rte_mbuf* m, FrameView& v, std::uint32_t fi) noexcept {
 }
 
 void Worker::give_back_header_buffer(Flow& f) noexcept {
-  if (f.proxy_buf != kNoBuffer) {
-    proxy_free_.push_back(f.proxy_buf);
-    f.proxy_buf = kNoBuffer;
-  }
+  upstream_.release(f.proxy_buf);
 }
 
 // accept-proxy: the client is an upstream proxy whose own PROXY header comes first. Its bytes
-// are collected in order (it may span segments) until the decoder has a whole header; the
+// are collected in order (proxy/upstream_headers) until the decoder has a whole header; the
 // server never sees them. Then our own header goes out and the rest of the segment follows.
 void Worker::read_upstream_header(rte_mbuf* m, FrameView& v, std::uint32_t fi) noexcept {
   Flow& f = flows_.at(fi);
   const bool fin = (v.tcp->tcp_flags & kFin) != 0;
-  auto refuse = [&](DropReason why) {
-    // A malformed header, or one that can no longer complete (the upstream closed).
-    drop(m, why);
-    settle(fi, splice::abort(f, now_ms_));
-  };
   const Seq expected = f.client_isn + 1 + static_cast<std::int32_t>(f.proxy_have);
   const std::int32_t offset = expected - Seq(rte_be_to_cpu_32(v.tcp->sent_seq));
   if (offset < 0 || offset > v.payload_len || (offset == v.payload_len && !fin)) {
     rte_pktmbuf_free(m);  // a gap or a pure retransmission: the client sends again
     return;
   }
-  if (offset == v.payload_len) {
-    refuse(DropReason::kProxyHeaderBad);  // a FIN where the header should go on
-    return;
-  }
-  if (f.proxy_buf == kNoBuffer) {
-    if (proxy_free_.empty()) {
-      refuse(DropReason::kProxyBufferFull);
+  using Status = proxy::UpstreamHeaders::Status;
+  // A FIN where the header should go on: it can never complete.
+  const proxy::UpstreamHeaders::Result r =
+      offset == v.payload_len ? proxy::UpstreamHeaders::Result{Status::kMalformed, {}, 0}
+                              : upstream_.add(f.proxy_buf, f.proxy_have, v.payload(), v.payload_len,
+                                              static_cast<std::uint16_t>(offset), fin);
+  switch (r.status) {
+    case Status::kNeedMore:
+      rte_pktmbuf_free(m);  // acknowledged later, when the server acknowledges our header
       return;
-    }
-    f.proxy_buf = proxy_free_.back();
-    proxy_free_.pop_back();
-    f.proxy_have = 0;
-  }
-  auto& buf = proxy_bufs_[f.proxy_buf];
-  const auto fresh = static_cast<std::uint16_t>(
-      std::min<std::int32_t>(v.payload_len - offset, kProxyBufferSize - f.proxy_have));
-  std::memcpy(buf.data() + f.proxy_have, v.payload() + offset, fresh);
-  const std::uint16_t had = f.proxy_have;
-  f.proxy_have = static_cast<std::uint16_t>(f.proxy_have + fresh);
-  const proxy::DecodeResult r = proxy::decode(buf.data(), f.proxy_have);
-  if (r.status == proxy::DecodeStatus::kNeedMore && f.proxy_have < kProxyBufferSize && !fin) {
-    rte_pktmbuf_free(m);  // acknowledged later, when the server acknowledges our header
-    return;
-  }
-  if (r.status != proxy::DecodeStatus::kOk) {
-    refuse(DropReason::kProxyHeaderBad);
-    return;
+    case Status::kMalformed:
+    case Status::kNoBuffer:
+      drop(m, r.status == Status::kNoBuffer ? DropReason::kProxyBufferFull
+                                            : DropReason::kProxyHeaderBad);
+      settle(fi, splice::abort(f, now_ms_));
+      return;
+    case Status::kComplete:
+      break;
   }
   ++counters_.proxy_headers_received;
   // LOCAL, UNKNOWN and families PROXY v2 cannot carry over TCP keep the connection's own
   // addresses (the spec's rule for receivers, section 2.2).
-  if (r.addresses.family == proxy::Family::kTcp4 || r.addresses.family == proxy::Family::kTcp6) {
-    f.origin_v6 = r.addresses.family == proxy::Family::kTcp6;
-    std::memcpy(f.origin_src, r.addresses.src.data(), sizeof f.origin_src);
-    std::memcpy(f.origin_dst, r.addresses.dst.data(), sizeof f.origin_dst);
-    f.origin_src_port = rte_cpu_to_be_16(r.addresses.src_port);
-    f.origin_dst_port = rte_cpu_to_be_16(r.addresses.dst_port);
+  const proxy::Addresses& up = r.decoded.addresses;
+  if (up.family == proxy::Family::kTcp4 || up.family == proxy::Family::kTcp6) {
+    f.origin_v6 = up.family == proxy::Family::kTcp6;
+    std::memcpy(f.origin_src, up.src.data(), sizeof f.origin_src);
+    std::memcpy(f.origin_dst, up.dst.data(), sizeof f.origin_dst);
+    f.origin_src_port = rte_cpu_to_be_16(up.src_port);
+    f.origin_dst_port = rte_cpu_to_be_16(up.dst_port);
   }
-  give_back_header_buffer(f);
-  const auto consumed = static_cast<std::uint16_t>(r.consumed);
-  const splice::Action a = splice::header_consumed(
-      f, consumed, f.has(kFlowSendProxy) ? flow_header_length(f) : 0, now_ms_);
+  const splice::Action a =
+      splice::header_consumed(f, static_cast<std::uint16_t>(r.decoded.consumed),
+                              f.has(kFlowSendProxy) ? flow_header_length(f) : 0, now_ms_);
   send_header_for(fi, a);
   settle(fi, a);
   // Bytes of this segment past the header are client data, and a FIN with them is the
   // client's: cut the header part off and handle the rest as an established segment.
-  const auto header_in_seg = static_cast<std::uint16_t>(consumed - had + offset);
-  if (header_in_seg >= v.payload_len && !fin) {
+  if (r.in_segment >= v.payload_len && !fin) {
     rte_pktmbuf_free(m);
     return;
   }
   const std::uint8_t* before = v.data;
-  cut_payload_front(v, header_in_seg);
+  cut_payload_front(v, r.in_segment);
   rte_pktmbuf_adj(m, static_cast<std::uint16_t>(v.data - before));
   from_client(m, v, fi);
 }

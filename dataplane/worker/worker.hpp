@@ -26,15 +26,13 @@
 #include "postern/dataplane/counters.hpp"
 #include "postern/dataplane/settings.hpp"
 #include "postern/dataplane/snapshot.hpp"
-#include "proxy/proxy_protocol.hpp"
+#include "proxy/upstream_headers.hpp"
 #include "worker/balancer.hpp"
 
 namespace postern::dataplane {
 
 inline constexpr std::uint16_t kBurst = 32;
 inline constexpr std::uint32_t kMaxPorts = 8;
-// Room for the longest upstream header the decoder accepts (proxy::kV2MaxLen).
-inline constexpr std::uint16_t kProxyBufferSize = static_cast<std::uint16_t>(proxy::kV2MaxLen);
 inline constexpr std::uint32_t kProxyBuffers = 4096;  // concurrent headers being read, per worker
 
 // Sends a burst on (port, queue); returns how many the device took. Production uses
@@ -86,7 +84,7 @@ class alignas(64) Worker {
   const WorkerSlots& slots() const { return *slots_; }
   const FlowTable& flows() const { return flows_; }
   // accept-proxy header buffers not held by a flow.
-  std::size_t header_buffers_free() const { return proxy_free_.size(); }
+  std::size_t header_buffers_free() const { return upstream_.free(); }
 
  private:
   struct TxQueue {
@@ -152,8 +150,7 @@ class alignas(64) Worker {
   std::uint64_t active_ = 0;
   std::array<std::int16_t, RTE_MAX_ETHPORTS> iface_by_port_{};
   std::array<TxQueue, kMaxPorts> tx_{};
-  std::vector<std::array<std::uint8_t, kProxyBufferSize>> proxy_bufs_;
-  std::vector<std::uint16_t> proxy_free_;
+  proxy::UpstreamHeaders upstream_;
   std::vector<Worker*> peers_;
   rte_ring* inbox_ = nullptr;
   bool from_peer_ = false;  // the frame being handled came through the hand-off ring
