@@ -61,7 +61,7 @@ TITLE="handshake loss ($BALANCER)"
 SIG=0x0d0a0d0a000d0a515549540a # PROXY v2 signature (proxy-protocol.txt 2.2)
 GREETING=0x2a204f4b            # "* OK"
 LOGIN=0x6131204c4f47494e       # "a1 LOGIN" (mailclient.py's tag)
-if [ -n "${E2E_SOAK:-}" ]; then
+if [ "${E2E_SOAK:-0}" != 0 ]; then
   SOAK_SESSIONS=${HS_SOAK_SESSIONS:-1000}
   WATCHDOG=3600
 else
