@@ -20,6 +20,8 @@
 namespace postern::dataplane {
 namespace {
 
+static_assert(kNoBuffer == proxy::UpstreamHeaders::kNone, "a flow's 'no header buffer' mark");
+
 constexpr std::uint8_t kSyn = RTE_TCP_SYN_FLAG;
 constexpr std::uint8_t kAck = RTE_TCP_ACK_FLAG;
 constexpr std::uint8_t kFin = RTE_TCP_FIN_FLAG;
