@@ -106,7 +106,9 @@ void start(Flow& f, const Segment& syn, std::uint64_t now_ms) noexcept {
   f.client_win = syn.win;
   f.client_wnd = syn.win;
   f.syn_opts_len = std::min<std::uint8_t>(syn.opts_len, sizeof f.syn_opts);
-  std::memcpy(f.syn_opts, syn.opts, f.syn_opts_len);
+  if (f.syn_opts_len != 0) {
+    std::memcpy(f.syn_opts, syn.opts, f.syn_opts_len);
+  }
   // Offered by the client; confirmed or cleared by the SYN-ACK.
   f.clear(kFlowTimestamps);
   f.clear(kFlowSack);
