@@ -4,70 +4,18 @@
 #include "flow/flow_table.hpp"
 
 #include <bit>
-#include <random>
 
 namespace postern::dataplane {
-
-namespace {
-
-constexpr std::uint64_t rotl(std::uint64_t x, int b) {
-  return (x << b) | (x >> (64 - b));
-}
-
-struct SipState {
-  std::uint64_t v0, v1, v2, v3;
-  void round() {
-    v0 += v1;
-    v1 = rotl(v1, 13);
-    v1 ^= v0;
-    v0 = rotl(v0, 32);
-    v2 += v3;
-    v3 = rotl(v3, 16);
-    v3 ^= v2;
-    v0 += v3;
-    v3 = rotl(v3, 21);
-    v3 ^= v0;
-    v2 += v1;
-    v1 = rotl(v1, 17);
-    v1 ^= v2;
-    v2 = rotl(v2, 32);
-  }
-  void compress(std::uint64_t m) {  // one compression round per 8-byte word (the "1")
-    v3 ^= m;
-    round();
-    v0 ^= m;
-  }
-};
-
-}  // namespace
 
 std::uint64_t flow_hash(const FlowKey& key, const FlowHashKey& secret) noexcept {
   // The 12 key bytes as SipHash reads them: one little-endian word, then the last four bytes
   // with the message length in the top byte.
-  SipState s{secret.k0 ^ 0x736f6d6570736575ULL, secret.k1 ^ 0x646f72616e646f6dULL,
-             secret.k0 ^ 0x6c7967656e657261ULL, secret.k1 ^ 0x7465646279746573ULL};
-  s.compress(static_cast<std::uint64_t>(key.dst_ip) << 32 | key.src_ip);
-  s.compress(std::uint64_t{12} << 56 | static_cast<std::uint64_t>(key.dst_port) << 16 |
-             key.src_port);
-  s.v2 ^= 0xff;
-  s.round();  // three finalization rounds (the "3")
-  s.round();
-  s.round();
-  return s.v0 ^ s.v1 ^ s.v2 ^ s.v3;
+  return siphash<1, 3>(
+      secret, static_cast<std::uint64_t>(key.dst_ip) << 32 | key.src_ip,
+      std::uint64_t{12} << 56 | static_cast<std::uint64_t>(key.dst_port) << 16 | key.src_port);
 }
 
-FlowHashKey random_flow_hash_key() {
-  std::random_device rd;
-  auto word = [&rd] {
-    return static_cast<std::uint64_t>(rd()) << 32 | static_cast<std::uint32_t>(rd());
-  };
-  FlowHashKey k;
-  k.k0 = word();
-  k.k1 = word();
-  return k;
-}
-
-FlowTable::FlowTable(std::uint32_t capacity) : FlowTable(capacity, random_flow_hash_key()) {}
+FlowTable::FlowTable(std::uint32_t capacity) : FlowTable(capacity, random_sip_key()) {}
 
 FlowTable::FlowTable(std::uint32_t capacity, const FlowHashKey& secret)
     : flows_(capacity), secret_(secret) {

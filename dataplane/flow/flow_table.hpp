@@ -9,6 +9,7 @@
 #include <vector>
 
 #include "flow/flow.hpp"
+#include "net/siphash.hpp"
 
 namespace postern::dataplane {
 
@@ -21,15 +22,7 @@ struct FlowRef {
 };
 
 // The secret of a table's hash: SipHash's 128-bit key.
-struct FlowHashKey {
-  std::uint64_t k0 = 0;
-  std::uint64_t k1 = 0;
-};
-
-// A fresh key from std::random_device, which libstdc++ on Linux takes from the CPU's or the
-// kernel's entropy source. Not rte_rand(): its generator is seeded from the TSC and its
-// outputs give its state away.
-FlowHashKey random_flow_hash_key();
+using FlowHashKey = SipKey;
 
 // SipHash-1-3 (Aumasson and Bernstein, "SipHash: a fast short-input PRF", 2012) of the key's
 // 12 bytes as they lie in memory. A PRF: without the secret, which keys share a home slot

@@ -10,14 +10,15 @@
 #include <cstdint>
 
 #include "flow/flow.hpp"
+#include "net/siphash.hpp"
 
 namespace postern::dataplane {
 
 class SeqOffsets {
  public:
-  // A secret key drawn at start (std::random_device).
-  SeqOffsets();
-  explicit SeqOffsets(const std::array<std::uint64_t, 2>& key) : key_(key) {}
+  // A secret key drawn at start.
+  SeqOffsets() : key_(random_sip_key()) {}
+  explicit SeqOffsets(const std::array<std::uint64_t, 2>& key) : key_{key[0], key[1]} {}
   // Tests only: the server side sees the client's own ISN and TSval (both offsets 0).
   static SeqOffsets none();
 
@@ -34,9 +35,7 @@ class SeqOffsets {
               std::uint64_t now_ms) const noexcept;
 
  private:
-  std::uint64_t hash(std::uint64_t a, std::uint64_t b) const noexcept;
-
-  std::array<std::uint64_t, 2> key_{};
+  SipKey key_;
   bool none_ = false;
 };
 

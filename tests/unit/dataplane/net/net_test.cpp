@@ -8,6 +8,7 @@
 
 #include "net/checksum.hpp"
 #include "net/seq.hpp"
+#include "net/siphash.hpp"
 #include "net/tcp_options.hpp"
 
 namespace postern::dataplane {
@@ -74,6 +75,13 @@ TEST(TcpOptions, MalformedLengthStopsTheWalk) {
   EXPECT_FALSE(parse_tcp_options(zero_len, sizeof zero_len).has_timestamp);
   const std::uint8_t overrun[] = {1, 8, 10, 0, 0};
   EXPECT_FALSE(parse_tcp_options(overrun, sizeof overrun).has_timestamp);
+}
+
+// The reference vector of the SipHash paper (appendix A): key 00..0f, message 00..0e, which
+// as two words is the key itself (the 15th byte's slot holds the length, 15).
+TEST(SipHash, TwoFourMatchesThePapersVector) {
+  const SipKey key{0x0706050403020100ULL, 0x0f0e0d0c0b0a0908ULL};
+  EXPECT_EQ((siphash<2, 4>(key, key.k0, key.k1)), 0xa129ca6149be45e5ULL);
 }
 
 }  // namespace
