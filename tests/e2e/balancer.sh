@@ -252,3 +252,12 @@ bal_postern_only() {
   e2e_log "skip (haproxy stand-in): $*"
   return 1
 }
+
+# bal_listen NAME BIND PREFIX PORT: a haproxy.cfg `listen` section balancing BIND round-robin
+# over PREFIX1 at SERVER1:PORT and PREFIX2 at SERVER2:PORT, both with send-proxy-v2 (the shape
+# of most listeners the tests write), preceded by a blank line.
+bal_listen() {
+  printf '\nlisten %s\n    bind %s\n    balance roundrobin\n' "$1" "$2"
+  printf '    server %s1 %s:%s send-proxy-v2\n    server %s2 %s:%s send-proxy-v2\n' \
+    "$3" "$SERVER1" "$4" "$3" "$SERVER2" "$4"
+}

@@ -94,29 +94,10 @@ defaults
     timeout connect 10s
     timeout client 2m
     timeout server 2m
-
-listen imap4
-    bind $VIP:143
-    balance roundrobin
-    server dc1 $SERVER1:143 send-proxy-v2
-    server dc2 $SERVER2:143 send-proxy-v2
-
-listen recorder
-    bind $VIP:9000
-    balance roundrobin
-    server r1 $SERVER1:9000 send-proxy-v2
-    server r2 $SERVER2:9000 send-proxy-v2
 EOF
-    if [ -n "$extra" ]; then
-      cat <<EOF
-
-listen imap4-extra
-    bind $EXTRA_VIP:143
-    balance roundrobin
-    server x1 $SERVER1:143 send-proxy-v2
-    server x2 $SERVER2:143 send-proxy-v2
-EOF
-    fi
+    bal_listen imap4 "$VIP:143" dc 143
+    bal_listen recorder "$VIP:9000" r 9000
+    [ -z "$extra" ] || bal_listen imap4-extra "$EXTRA_VIP:143" x 143
   } >"$file.new" && mv -f "$file.new" "$file"
 }
 

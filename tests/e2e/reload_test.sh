@@ -80,23 +80,9 @@ defaults
     timeout connect 5s
     timeout client 60s
     timeout server 60s
-
-listen recorder
-    bind $VIP:9000
-    balance roundrobin
-    server r1 $SERVER1:9000 send-proxy-v2
-    server r2 $SERVER2:9000 send-proxy-v2
 EOF
-    if [ -n "$extra" ]; then
-      cat <<EOF
-
-listen extra
-    bind $VIP:9002
-    balance roundrobin
-    server x1 $SERVER1:9000 send-proxy-v2
-    server x2 $SERVER2:9000 send-proxy-v2
-EOF
-    fi
+    bal_listen recorder "$VIP:9000" r 9000
+    [ -z "$extra" ] || bal_listen extra "$VIP:9002" x 9000
   } >"$file.new" && mv -f "$file.new" "$file"
 }
 
