@@ -53,6 +53,21 @@ const rte_ether_addr* NeighbourCache::lookup(std::uint32_t ip) const noexcept {
   return &e->mac;
 }
 
+bool NeighbourCache::resolve(std::uint32_t ip, std::uint8_t port_id,
+                             std::uint64_t now_ms) noexcept {
+  if (find(ip) != nullptr) {
+    return false;
+  }
+  Entry* e = find_or_create(ip);
+  if (e == nullptr) {
+    return false;
+  }
+  e->port_id = port_id;
+  e->probes = 1;
+  e->probe_ms = now_ms;
+  return true;
+}
+
 NeighbourCache::QueueResult NeighbourCache::enqueue(std::uint32_t ip, std::uint8_t port_id,
                                                     rte_mbuf* m, std::uint64_t now_ms) noexcept {
   Entry* e = find_or_create(ip);

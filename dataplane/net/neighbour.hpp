@@ -15,7 +15,9 @@ namespace postern::dataplane {
 class NeighbourCache {
  public:
   static constexpr std::uint32_t kEntries = 1024;
-  static constexpr std::uint32_t kPendingPerEntry = 8;
+  // Frames held per unresolved next hop: a burst of new connections towards a server whose
+  // MAC is not known yet waits here for the ARP reply instead of being dropped.
+  static constexpr std::uint32_t kPendingPerEntry = 32;
   static constexpr std::uint64_t kReachableMs = 30000;  // then re-probed while still used
   static constexpr std::uint64_t kExpireMs = 120000;    // unanswered refresh: forgotten
   static constexpr std::uint64_t kProbeIntervalMs = 1000;
@@ -60,6 +62,11 @@ class NeighbourCache {
   // ARP request now. On kFull the caller keeps ownership of the mbuf.
   QueueResult enqueue(std::uint32_t ip, std::uint8_t port_id, rte_mbuf* m,
                       std::uint64_t now_ms) noexcept;
+
+  // Starts resolving `ip` (egress `port_id`) before any frame needs it, as Postern does for
+  // every server when a configuration is taken up. True: the caller must send an ARP request
+  // now (the entry is new); false: known, being resolved already, or no room.
+  bool resolve(std::uint32_t ip, std::uint8_t port_id, std::uint64_t now_ms) noexcept;
 
   // Records ip -> mac (an ARP reply, or a request addressed to us). Frames that were waiting
   // are handed to `send(port_id, mbuf, mac)`. `create` false only updates existing entries.

@@ -83,6 +83,7 @@ void Worker::poll_snapshot() noexcept {
   // the most slots a snapshot may have, so nothing here allocates.
   balancer_.reset(*s);
   if (started_ && deps_.id == 0) {
+    resolve_servers();
     // A reload that adds a VIP announces it, as start() announced the first ones. The old
     // snapshot is still alive: the control thread frees it only after our next quiescent
     // report.
@@ -114,7 +115,23 @@ void Worker::start() noexcept {
       announce(v);
     }
   }
+  resolve_servers();
   flush();
+}
+
+void Worker::resolve_servers() noexcept {
+  // Every server's next hop is asked for now, not when the first SYN towards it waits: a
+  // burst of connections at start (or after a reload adds servers) finds the MACs known.
+  // The other workers learn the replies from the copies this worker hands them.
+  if (snap_ == nullptr) {
+    return;
+  }
+  for (const ServerSlot& sv : snap_->servers) {
+    const InterfaceSettings* ifc = iface_for_port(sv.port_id);
+    if (!sv.retired && ifc != nullptr && neighbours_.resolve(sv.next_hop, sv.port_id, now_ms_)) {
+      send_arp(sv.port_id, RTE_ARP_OP_REQUEST, ifc->ip, rte_ether_addr{}, sv.next_hop);
+    }
+  }
 }
 
 const InterfaceSettings* Worker::iface_for_port(std::uint16_t port) const noexcept {

@@ -124,6 +124,7 @@ class alignas(64) Worker {
   void send_arp(std::uint16_t port, std::uint16_t op, std::uint32_t sender_ip,
                 const rte_ether_addr& target_mac, std::uint32_t target_ip) noexcept;
   void announce(std::uint32_t ip) noexcept;
+  void resolve_servers() noexcept;
   rte_mbuf* alloc() noexcept;
   void drop(rte_mbuf* m, DropReason r) noexcept;
 

@@ -140,23 +140,53 @@ TEST(Neighbours, TruncatedAndGarbageFramesAreCountedAndNeverCorruptOutput) {
 }
 
 // Gratuitous ARP (RFC 5227 2.3) at start for every address Postern answers for: interface
-// addresses, source addresses and the VIPs of the first snapshot, each on its own subnet.
-TEST(Neighbours, StartAnnouncesEveryAddressAndVip) {
+// addresses, source addresses and the VIPs of the first snapshot, each on its own subnet. And
+// every server's next hop is asked for at once, before a SYN has to wait for it.
+TEST(Neighbours, StartAnnouncesEveryAddressAndVipAndResolvesTheServers) {
   WorkerHarness h;
   h.worker().start();
-  std::vector<std::pair<std::uint16_t, std::string>> seen;
+  std::vector<std::pair<std::uint16_t, std::string>> announced;
+  std::vector<std::pair<std::uint16_t, std::string>> asked;
   for (const auto& s : h.take()) {
     ASSERT_TRUE(s.d.is_arp);
     EXPECT_EQ(s.d.arp_op, 1);
-    EXPECT_EQ(s.d.arp_sip, s.d.arp_tip) << "an announcement names its own address";
     EXPECT_EQ(0, std::memcmp(s.d.dst_mac.b, "\xff\xff\xff\xff\xff\xff", 6));
-    seen.emplace_back(s.port, ip_str(s.d.arp_sip));
+    if (s.d.arp_sip == s.d.arp_tip) {
+      announced.emplace_back(s.port, ip_str(s.d.arp_sip));
+    } else {
+      EXPECT_EQ(ip_str(s.d.arp_sip), "198.19.0.1");
+      asked.emplace_back(s.port, ip_str(s.d.arp_tip));
+    }
   }
-  std::sort(seen.begin(), seen.end());
+  std::sort(announced.begin(), announced.end());
   const std::vector<std::pair<std::uint16_t, std::string>> want{
       {0, "198.18.0.1"}, {0, "198.18.0.100"}, {1, "198.19.0.1"}, {1, "198.19.0.1"}};
-  EXPECT_EQ(seen, want);  // 198.19.0.1 is both the interface and the source address
+  EXPECT_EQ(announced, want);  // 198.19.0.1 is both the interface and the source address
   EXPECT_EQ(h.worker().counters().arp_announcements_sent, 4U);
+  std::sort(asked.begin(), asked.end());
+  const std::vector<std::pair<std::uint16_t, std::string>> servers{{1, "198.19.0.10"},
+                                                                   {1, "198.19.0.11"}};
+  EXPECT_EQ(asked, servers);  // once per next hop, though two servers share .10
+}
+
+// A burst of SYNs towards a server whose MAC is still being resolved waits for the reply
+// (up to 32 per next hop), then goes out in order.
+TEST(Neighbours, ABurstOfSynsWaitsForTheServersMac) {
+  WorkerHarness h(1024, [](dataplane::Snapshot& s) { s.listeners[0].servers = {0}; });
+  for (std::uint16_t i = 0; i < 32; ++i) {
+    h.receive(TcpPacket()
+                  .eth(kClientMac, kPortClientMac)
+                  .from(kClientAddr, static_cast<std::uint16_t>(41000 + i))
+                  .to(kVipAddr, 143)
+                  .seq(1)
+                  .flags(kSyn)
+                  .build(),
+              0);
+  }
+  EXPECT_EQ(tcp_only(h.take()).size(), 0U);
+  h.receive(arp_packet(2, kServer1Mac, "198.19.0.10", kPortServerMac, "198.19.0.1"), 1);
+  EXPECT_EQ(tcp_only(h.take()).size(), 32U);
+  EXPECT_EQ(h.worker().counters().dropped(dataplane::DropReason::kNeighbourQueueFull), 0U);
 }
 
 TEST(Neighbours, AReloadThatAddsAVipAnnouncesItAndAnswersForIt) {
