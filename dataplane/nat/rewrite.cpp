@@ -7,6 +7,7 @@
 #include <cstring>
 
 #include "flow/tcp_splice.hpp"
+#include "net/bytes.hpp"
 #include "net/checksum.hpp"
 #include "net/tcp_options.hpp"
 #include "proxy/proxy_v2.hpp"
@@ -111,14 +112,12 @@ void shift_timestamps(FrameView& v, std::uint32_t val_add, std::uint32_t ecr_add
     return;
   }
   std::uint8_t* p = v.tcp_options() + at + 2;
-  std::uint32_t val_be;
-  std::uint32_t ecr_be;
-  std::memcpy(&val_be, p, 4);
-  std::memcpy(&ecr_be, p + 4, 4);
-  const std::uint32_t nval = rte_cpu_to_be_32(rte_be_to_cpu_32(val_be) + val_add);
-  const std::uint32_t necr = rte_cpu_to_be_32(rte_be_to_cpu_32(ecr_be) + ecr_add);
-  std::memcpy(p, &nval, 4);
-  std::memcpy(p + 4, &necr, 4);
+  const std::uint32_t val_be = load32(p);
+  const std::uint32_t ecr_be = load32(p + 4);
+  store_be32(p, load_be32(p) + val_add);
+  store_be32(p + 4, load_be32(p + 4) + ecr_add);
+  const std::uint32_t nval = load32(p);
+  const std::uint32_t necr = load32(p + 4);
   if (((at + 2) & 1) == 0) {
     // The fields sit on 16-bit boundaries of the TCP header (it starts at an even offset).
     v.tcp->cksum = csum_replace32(csum_replace32(v.tcp->cksum, val_be, nval), ecr_be, necr);
@@ -222,10 +221,8 @@ std::uint16_t build_header_segment(std::uint8_t* out, std::uint16_t cap, const F
     opts[1] = 1;
     opts[2] = 8;
     opts[3] = 10;
-    const std::uint32_t val = rte_cpu_to_be_32(f.ts_val + f.ts_off);
-    const std::uint32_t ecr = rte_cpu_to_be_32(f.ts_ecr);
-    std::memcpy(opts + 4, &val, 4);
-    std::memcpy(opts + 8, &ecr, 4);
+    store_be32(opts + 4, f.ts_val + f.ts_off);
+    store_be32(opts + 8, f.ts_ecr);
     opts_len = 12;
   }
   return write_segment(out, cap, l2, f.local_ip, f.server_ip, f.local_port, f.server_port,
@@ -239,10 +236,7 @@ std::uint16_t build_syn(std::uint8_t* out, std::uint16_t cap, const Flow& f,
   std::memcpy(opts, f.syn_opts, f.syn_opts_len);
   const int at = timestamp_option(opts, f.syn_opts_len);
   if (at >= 0 && f.ts_off != 0) {
-    std::uint32_t val;
-    std::memcpy(&val, opts + at + 2, 4);
-    val = rte_cpu_to_be_32(rte_be_to_cpu_32(val) + f.ts_off);
-    std::memcpy(opts + at + 2, &val, 4);
+    store_be32(opts + at + 2, load_be32(opts + at + 2) + f.ts_off);
   }
   return write_segment(out, cap, l2, f.local_ip, f.server_ip, f.local_port, f.server_port,
                        f.server_first() - 1, Seq(0), RTE_TCP_SYN_FLAG, rte_cpu_to_be_16(f.syn_win),

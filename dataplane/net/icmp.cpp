@@ -8,6 +8,7 @@
 #include <algorithm>
 #include <cstring>
 
+#include "net/bytes.hpp"
 #include "net/checksum.hpp"
 
 namespace postern::dataplane {
@@ -23,23 +24,6 @@ constexpr std::uint16_t kErrorDatagramMax = 576;
 constexpr std::uint8_t kTtl = 64;
 // RFC 1812 section 4.3.2.5: errors SHOULD carry precedence 6, internetwork control.
 constexpr std::uint8_t kTosInternetworkControl = 0xc0;
-
-std::uint32_t load32(const std::uint8_t* p) noexcept {
-  std::uint32_t v;
-  std::memcpy(&v, p, 4);
-  return v;
-}
-std::uint16_t load16(const std::uint8_t* p) noexcept {
-  std::uint16_t v;
-  std::memcpy(&v, p, 2);
-  return v;
-}
-void store32(std::uint8_t* p, std::uint32_t v) noexcept {
-  std::memcpy(p, &v, 4);
-}
-void store16(std::uint8_t* p, std::uint16_t v) noexcept {
-  std::memcpy(p, &v, 2);
-}
 
 std::uint16_t ihl_bytes(const rte_ipv4_hdr* ip) noexcept {
   return static_cast<std::uint16_t>((ip->version_ihl & RTE_IPV4_HDR_IHL_MASK) * 4U);

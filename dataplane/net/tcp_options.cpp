@@ -5,6 +5,7 @@
 
 #include <cstring>
 
+#include "net/bytes.hpp"
 #include "net/checksum.hpp"
 
 namespace postern::dataplane {
@@ -17,17 +18,6 @@ constexpr std::uint8_t kOptWscale = 3;
 constexpr std::uint8_t kOptSackPermitted = 4;
 constexpr std::uint8_t kOptSack = 5;
 constexpr std::uint8_t kOptTimestamp = 8;
-
-std::uint32_t load_be32(const std::uint8_t* p) noexcept {
-  std::uint32_t v;
-  std::memcpy(&v, p, 4);
-  return rte_be_to_cpu_32(v);
-}
-
-void store_be32(std::uint8_t* p, std::uint32_t v) noexcept {
-  const std::uint32_t be = rte_cpu_to_be_32(v);
-  std::memcpy(p, &be, 4);
-}
 
 // Kind, length, then 8-byte blocks of left and right edge: 2 + 8n bytes, n from 1 to 4 as
 // the options area allows (RFC 2018 section 3). Any other length is left as it came.
