@@ -731,20 +731,16 @@ void Worker::from_server(rte_mbuf* m, FrameView& v, std::uint32_t fi) noexcept {
     drop(m, a.reason);
     return;
   }
-  if (a.has(splice::kActConnectFailure)) {
-    ++counters_.connect_failures;
-  }
   // Refused by this server: the next one, if allowed, and the client never hears of it.
   if (a.has(splice::kActRedispatch) && redispatch(fi)) {
+    ++counters_.connect_failures;
     rte_pktmbuf_free(m);
     return;
   }
   send_header_for(fi, a);
   rewrite_to_client(v, f);
   send_to_client(f, m);
-  splice::Action rest = a;
-  rest.flags = static_cast<std::uint16_t>(rest.flags & ~splice::kActConnectFailure);
-  settle(fi, rest);
+  settle(fi, a);
 }
 
 void Worker::give_back_header_buffer(Flow& f) noexcept {
@@ -874,14 +870,8 @@ void Worker::on_timer(std::uint32_t fi) noexcept {
     release_flow(fi);
     return;
   }
-  if (a.has(splice::kActRedispatch)) {
-    ++counters_.connect_failures;
-    if (redispatch(fi)) {
-      return;
-    }
-    splice::Action rest = a;
-    rest.flags = static_cast<std::uint16_t>(rest.flags & ~splice::kActConnectFailure);
-    settle(fi, rest);
+  if (a.has(splice::kActRedispatch) && redispatch(fi)) {
+    ++counters_.connect_failures;  // the unanswered SYN; settle() counts it otherwise
     return;
   }
   send_header_for(fi, a);
