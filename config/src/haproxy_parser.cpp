@@ -873,7 +873,11 @@ void opt_dontlognull(const LineCtx&, std::size_t, ProxyDraft& draft, bool enable
 }
 
 void opt_tcp_check(const LineCtx&, std::size_t, ProxyDraft& draft, bool enable) {
-  draft.listener.tcp_check = enable;
+  if (enable) {
+    draft.listener.check_type = CheckType::kTcpCheck;
+  } else if (draft.listener.check_type == CheckType::kTcpCheck) {
+    draft.listener.check_type = CheckType::kConnect;
+  }
 }
 
 // Postern's connection log is the TCP one, so tcplog is what it does anyway.
@@ -1510,7 +1514,10 @@ void HaproxyReader::State::finish() {
     listener.timeouts.tunnel = side.timeouts.tunnel;
     listener.retries = side.retries;
     listener.redispatch = side.redispatch;
-    listener.tcp_check = side.tcp_check;
+    listener.check_type = side.check_type;
+    listener.smtpchk_verb = side.smtpchk_verb;
+    listener.smtpchk_domain = side.smtpchk_domain;
+    listener.mail_protocol = side.mail_protocol;
     listener.tcp_check_rules = side.tcp_check_rules;
     listener.servers = side.servers;
     fill_server_ports(listener, backend.draft.portless, diags);

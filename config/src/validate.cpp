@@ -83,7 +83,7 @@ class Checker {
                                  " is too many (at most " + std::to_string(kMaxRetries) + ")");
     }
     check_timeouts(listener, who);
-    if (!listener.tcp_check && !listener.tcp_check_rules.empty()) {
+    if (listener.check_type != CheckType::kTcpCheck && !listener.tcp_check_rules.empty()) {
       warning(listener.tcp_check_rules.front().origin,
               who + ": tcp-check rules are unused without 'option tcp-check'");
     }

@@ -544,7 +544,7 @@ struct ListenerDraft {
 
 void tcp_check_enabled(Reader& r, const YAML::Node& v, ListenerDraft& d) {
   if (auto b = r.boolean(v, "enabled")) {
-    d.listener.tcp_check = *b;
+    d.listener.check_type = *b ? CheckType::kTcpCheck : CheckType::kConnect;
   }
 }
 

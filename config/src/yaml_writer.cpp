@@ -191,7 +191,7 @@ void emit_listener(YAML::Emitter& out, const Listener& listener) {
     emit_log(out, listener.log);
   }
   out << YAML::Key << "tcp_check" << YAML::Value << YAML::BeginMap;
-  emit_key(out, "enabled", listener.tcp_check);
+  emit_key(out, "enabled", listener.check_type == CheckType::kTcpCheck);
   if (!listener.tcp_check_rules.empty()) {
     out << YAML::Key << "rules" << YAML::Value << YAML::BeginSeq;
     for (const TcpCheckRule& rule : listener.tcp_check_rules) {

@@ -573,7 +573,7 @@ TEST(HaproxyFolding, JoinsAFrontendWithItsDefaultBackend) {
   EXPECT_EQ(l.balance, Balance::kStaticRoundRobin);
   EXPECT_EQ(l.retries, 2U);
   EXPECT_TRUE(l.redispatch);
-  EXPECT_TRUE(l.tcp_check);
+  EXPECT_EQ(l.check_type, CheckType::kTcpCheck);
   EXPECT_EQ(l.tcp_check_rules.size(), 1U);
   ASSERT_EQ(l.servers.size(), 2U);
   EXPECT_EQ(l.servers[1].endpoint, endpoint("10.0.0.2:143"));  // port from the frontend's bind
@@ -686,7 +686,7 @@ TEST(HaproxyOptions, SetsAndClearsFlags) {
   const Listener& l = c.listeners.at(0);
   EXPECT_TRUE(l.redispatch);
   EXPECT_FALSE(l.dontlognull);
-  EXPECT_TRUE(l.tcp_check);
+  EXPECT_EQ(l.check_type, CheckType::kTcpCheck);
 }
 
 TEST(HaproxyOptions, FallsBackFromHttplogWithAWarning) {
@@ -760,7 +760,7 @@ TEST(HaproxyTcpCheck, OwnRulesReplaceTheDefaultsRules) {
   EXPECT_EQ(c.listeners.at(0).tcp_check_rules.size(), 2U);
   ASSERT_EQ(c.listeners.at(1).tcp_check_rules.size(), 1U);
   EXPECT_EQ(c.listeners.at(1).tcp_check_rules[0].port, 2525);
-  EXPECT_TRUE(c.listeners.at(1).tcp_check);
+  EXPECT_EQ(c.listeners.at(1).check_type, CheckType::kTcpCheck);
 }
 
 TEST(HaproxyTcpCheck, RejectsUnsupportedMatches) {

@@ -118,7 +118,7 @@ TEST(YamlLoader, ReadsTheWholeSchema) {
   EXPECT_TRUE(l.dontlognull);
   ASSERT_EQ(l.log.size(), 1U);
   EXPECT_TRUE(l.log[0].global);
-  EXPECT_TRUE(l.tcp_check);
+  EXPECT_EQ(l.check_type, CheckType::kTcpCheck);
   ASSERT_EQ(l.tcp_check_rules.size(), 5U);
   EXPECT_EQ(l.tcp_check_rules[0].port, 143);
   EXPECT_TRUE(l.tcp_check_rules[0].send_proxy);

@@ -34,7 +34,7 @@ Config full_model() {
   l.maxconn = 9000;
   l.retries = 0;
   l.redispatch = true;
-  l.tcp_check = true;
+  l.check_type = CheckType::kTcpCheck;
   TcpCheckRule connect;
   connect.kind = TcpCheckRule::Kind::kConnect;
   connect.port = 1143;

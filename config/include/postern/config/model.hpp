@@ -66,6 +66,7 @@ struct TcpCheckRule {
   // connect
   std::optional<std::uint16_t> port;
   bool send_proxy = false;
+  bool linger = false;  // `linger`: HAProxy's way to close with FIN; Postern always does
   // send / expect
   // send: the bytes (escapes resolved); expect: the pattern. For send-binary and
   // `expect binary` it is the hex digits, lower case ("0d0a"), as written and dumped.
@@ -75,6 +76,18 @@ struct TcpCheckRule {
   Origin origin;
   friend bool operator==(const TcpCheckRule&, const TcpCheckRule&) = default;
 };
+
+// What a `check` conversation is, per listener: HAProxy's `option tcp-check` and
+// `option smtpchk`, Postern's own `option mail-check`, or (none of them) a plain connect. As
+// in HAProxy, the last of these options in a section wins.
+enum class CheckType : std::uint8_t { kConnect, kTcpCheck, kSmtp, kMail };
+
+// `option mail-check [imap|pop3|lmtp|smtp|sieve]`: kAuto takes the protocol from the
+// server's (check) port: 143 IMAP, 110 POP3, 24 LMTP, 25/465/587 SMTP, 4190 ManageSieve.
+enum class MailProtocol : std::uint8_t { kAuto, kImap, kPop3, kLmtp, kSmtp, kSieve };
+
+// `on-error`: what `observe layer4` does once `error-limit` consecutive errors are seen.
+enum class OnError : std::uint8_t { kFastinter, kFailCheck, kSuddenDeath, kMarkDown };
 
 struct Server {
   std::string name;
@@ -91,8 +104,14 @@ struct Server {
   bool backup = false;
   bool disabled = false;
   std::optional<std::uint32_t> maxconn;
-  std::optional<std::uint16_t> check_port;  // `port N`
-  std::optional<IpAddress> check_addr;      // `addr A`
+  std::optional<std::uint16_t> check_port;      // `port N`
+  std::optional<IpAddress> check_addr;          // `addr A`
+  std::optional<Millis> slowstart;              // `slowstart T`: weight ramps up over T
+  bool shutdown_sessions_on_down = false;       // `on-marked-down shutdown-sessions`
+  bool shutdown_backup_sessions_on_up = false;  // `on-marked-up shutdown-backup-sessions`
+  bool observe_layer4 = false;                  // `observe layer4`
+  std::uint32_t error_limit = 10;               // `error-limit N`
+  OnError on_error = OnError::kFailCheck;       // `on-error ...`
   Origin origin;
   friend bool operator==(const Server&, const Server&) = default;
 };
@@ -108,8 +127,12 @@ struct Listener {
   std::optional<std::uint32_t> maxconn;
   std::uint32_t retries = 3;
   bool redispatch = false;
-  bool tcp_check = false;
-  std::vector<TcpCheckRule> tcp_check_rules;
+  CheckType check_type = CheckType::kConnect;
+  std::vector<TcpCheckRule> tcp_check_rules;  // used when check_type is kTcpCheck
+  // `option smtpchk [EHLO|HELO domain]`; empty: HAProxy's default, `HELO localhost`.
+  std::string smtpchk_verb;
+  std::string smtpchk_domain;
+  MailProtocol mail_protocol = MailProtocol::kAuto;
   bool dontlognull = false;
   std::vector<LogTarget> log;
   std::vector<Server> servers;
