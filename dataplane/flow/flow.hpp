@@ -130,6 +130,8 @@ struct alignas(64) Flow {
   std::uint32_t timer_slot = kNoIndex;
   std::uint32_t free_next = kNoIndex;
 
+  bool in_use = false;  // allocated from the table's pool (a free flow keeps stale fields)
+
   // The addresses the PROXY header names: the client and the VIP it reached, or what an
   // upstream proxy's own header said (accept-proxy; it may name IPv6 addresses). Addresses
   // in network order (IPv4 in the first four bytes), ports in network order.

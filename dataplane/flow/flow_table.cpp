@@ -47,6 +47,7 @@ std::uint32_t FlowTable::allocate() noexcept {
   }
   free_head_ = flows_[i].free_next;
   flows_[i] = Flow{};
+  flows_[i].in_use = true;
   ++used_;
   return i;
 }
@@ -102,6 +103,7 @@ void FlowTable::release(std::uint32_t index) noexcept {
   if (f.local_port != 0) {
     erase_key(f.server_key(), index);
   }
+  f.in_use = false;
   f.free_next = free_head_;
   free_head_ = index;
   --used_;

@@ -41,7 +41,7 @@ std::uint16_t commit_header(Flow& f, std::uint16_t consumed, std::uint64_t now_m
   f.state = FlowState::kEstablished;
   f.deadline_ms = 0;
   if (f.hdr_len == 0) {
-    return kActArm;
+    return kActArm | kActServerOk;
   }
   f.set(kFlowHeaderUnacked);
   f.rtx_count = 0;
@@ -204,7 +204,7 @@ Action on_client(Flow& f, const Segment& s, std::uint64_t now_ms) noexcept {
     } else {
       f.state = FlowState::kEstablished;
       f.deadline_ms = 0;
-      flags = kActArm;
+      flags = kActArm | kActServerOk;
     }
   }
   if (f.state == FlowState::kAwaitHeader) {
@@ -321,6 +321,7 @@ Action on_server(Flow& f, const Segment& s, std::uint64_t now_ms) noexcept {
     if (after_eq(s.ack, f.header_end())) {
       f.clear(kFlowHeaderUnacked);
       f.rtx_at_ms = 0;
+      flags = kActServerOk;
     } else if (s.ack == f.server_first() && s.payload_len == 0 && !f.has(kFlowFastRetransmitted)) {
       // A pure ACK stopping where our header starts, after the handshake: the server received
       // later client bytes but not the header, the only thing that can be missing. Resend at

@@ -66,6 +66,7 @@ enum ActionFlags : std::uint16_t {
   kActExpired = 1U << 7,          // count an idle expiry
   kActArm = 1U << 8,              // the flow's deadline moved: re-arm its timer
   kActHeaderFirstSent = 1U << 9,  // count a header sent
+  kActServerOk = 1U << 10,        // the server took the connection (and our header): it works
 };
 
 struct Action {

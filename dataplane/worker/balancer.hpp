@@ -39,8 +39,9 @@ std::uint16_t Balancer::pick(const Snapshot& snap, std::uint16_t listener, std::
     if (sv.backup || s == exclude || !snap.server_usable(s) || full(s)) {
       continue;
     }
-    current_[s] += sv.weight;
-    total += sv.weight;
+    const auto w = static_cast<std::int32_t>(snap.weight_now(s));
+    current_[s] += w;
+    total += w;
     if (best == kNoServer || current_[s] > current_[best]) {
       best = s;
     }

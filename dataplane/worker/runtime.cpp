@@ -8,6 +8,7 @@
 #include <rte_mbuf.h>
 #include <rte_ring.h>
 
+#include <algorithm>
 #include <stdexcept>
 #include <string>
 
@@ -36,7 +37,21 @@ void report_quiescent(void* ctx) {
 
 }  // namespace
 
-Runtime::Runtime(Settings settings) : settings_(std::move(settings)) {
+namespace {
+
+rte_ring* make_ring(const std::string& name, unsigned esize, unsigned count) {
+  rte_ring* r = rte_ring_create_elem(name.c_str(), esize, count, static_cast<int>(rte_socket_id()),
+                                     RING_F_SP_ENQ | RING_F_SC_DEQ);
+  if (r == nullptr) {
+    throw std::runtime_error("cannot create ring " + name);
+  }
+  return r;
+}
+
+}  // namespace
+
+Runtime::Runtime(Settings settings)
+    : settings_(std::move(settings)), live_(std::make_unique<ServerLive[]>(kMaxServers)) {
   std::vector<std::string> devices;
   for (const auto& i : settings_.interfaces) {
     devices.push_back(i.device);
@@ -81,6 +96,11 @@ Runtime::Runtime(Settings settings) : settings_(std::move(settings)) {
     throw std::runtime_error("cannot set up RCU");
   }
   for (std::uint32_t w = 0; w < settings_.workers; ++w) {
+    // One writer and one reader each: the health engine's thread and the worker.
+    probe_commands_.push_back(
+        make_ring("postern_probe_cmd" + std::to_string(w), sizeof(ProbeCommand), 1024));
+    probe_events_.push_back(
+        make_ring("postern_probe_evt" + std::to_string(w), sizeof(ProbeEvent), 4096));
     WorkerDeps d;
     d.id = w;
     d.settings = &settings_;
@@ -88,6 +108,8 @@ Runtime::Runtime(Settings settings) : settings_(std::move(settings)) {
     d.snapshot = &published_;
     d.tx = &eth_tx;
     d.queue = static_cast<std::uint16_t>(w);
+    d.probe_commands = probe_commands_.back();
+    d.probe_events = probe_events_.back();
     workers_.push_back(std::make_unique<Worker>(d));
     const std::string ring_name = "postern_inbox" + std::to_string(w);
     rte_ring* r =
@@ -111,6 +133,12 @@ Runtime::~Runtime() {
   for (auto* r : rings_) {
     rte_ring_free(r);
   }
+  for (auto* r : probe_commands_) {
+    rte_ring_free(r);
+  }
+  for (auto* r : probe_events_) {
+    rte_ring_free(r);
+  }
   rte_free(qsbr_);
   workers_.clear();
   if (ports_up_) {
@@ -130,7 +158,26 @@ const WorkerSlots& Runtime::slots(std::size_t worker) const {
   return workers_[worker]->slots();
 }
 
+bool Runtime::send_probe_command(std::size_t worker, const ProbeCommand& c) {
+  ProbeCommand copy = c;  // DPDK 22.11 takes a non-const pointer
+  return rte_ring_enqueue_elem(probe_commands_[worker], &copy, sizeof copy) == 0;
+}
+
+std::size_t Runtime::poll_probe_events(std::size_t worker, ProbeEvent* out, std::size_t max) {
+  return rte_ring_dequeue_burst_elem(probe_events_[worker], out, sizeof(ProbeEvent),
+                                     static_cast<unsigned>(max), nullptr);
+}
+
+std::uint64_t Runtime::connect_errors(std::uint16_t server) const {
+  std::uint64_t most = 0;
+  for (const auto& w : workers_) {
+    most = std::max(most, w->slots().server_connect_errors[server].get());
+  }
+  return most;
+}
+
 void Runtime::publish(std::unique_ptr<Snapshot> next) {
+  next->live = live_.get();
   published_.store(next.get(), std::memory_order_release);
   if (running_) {
     // Wait until every worker has reported a quiescent state after the store.

@@ -666,8 +666,8 @@ void Worker::send_header_for(std::uint32_t fi, const splice::Action& a) noexcept
 
 void Worker::settle(std::uint32_t fi, const splice::Action& a) noexcept {
   Flow& f = flows_.at(fi);
-  if (a.has(splice::kActConnectFailure)) {
-    ++counters_.connect_failures;
+  if (a.has(splice::kActServerOk)) {
+    slots_->server_connect_errors[f.server].set(0);
   }
   if (a.has(splice::kActExpired)) {
     ++counters_.flows_expired;
@@ -731,9 +731,11 @@ void Worker::from_server(rte_mbuf* m, FrameView& v, std::uint32_t fi) noexcept {
     drop(m, a.reason);
     return;
   }
+  if (a.has(splice::kActConnectFailure)) {
+    connect_failed(f);
+  }
   // Refused by this server: the next one, if allowed, and the client never hears of it.
   if (a.has(splice::kActRedispatch) && redispatch(fi)) {
-    ++counters_.connect_failures;
     rte_pktmbuf_free(m);
     return;
   }
@@ -870,12 +872,20 @@ void Worker::on_timer(std::uint32_t fi) noexcept {
     release_flow(fi);
     return;
   }
+  if (a.has(splice::kActConnectFailure)) {
+    connect_failed(f);
+  }
   if (a.has(splice::kActRedispatch) && redispatch(fi)) {
-    ++counters_.connect_failures;  // the unanswered SYN; settle() counts it otherwise
     return;
   }
   send_header_for(fi, a);
   settle(fi, a);
+}
+
+void Worker::connect_failed(const Flow& f) noexcept {
+  // Counted against the server that failed, before a redispatch moves the flow on.
+  ++counters_.connect_failures;
+  slots_->server_connect_errors[f.server].add(1);
 }
 
 void Worker::release_flow(std::uint32_t fi) noexcept {
@@ -892,6 +902,10 @@ void Worker::release_flow(std::uint32_t fi) noexcept {
 
 void Worker::housekeeping() noexcept {
   timers_.advance(now_ms_, [this](std::uint32_t fi) { on_timer(fi); });
+  take_probe_commands();
+  if (shutdowns_pending_ != 0) {
+    shutdown_step();
+  }
   neighbours_.tick(
       now_ms_,
       [this](std::uint32_t ip, std::uint8_t port) {
@@ -903,6 +917,53 @@ void Worker::housekeeping() noexcept {
       [this](rte_mbuf* m) { drop(m, DropReason::kNeighbourUnresolved); });
   counters_.active_flows = active_;
   flush();
+}
+
+void Worker::take_probe_commands() noexcept {
+  if (deps_.probe_commands == nullptr) {
+    return;
+  }
+  std::array<ProbeCommand, 8> burst;
+  const unsigned n = rte_ring_dequeue_burst_elem(deps_.probe_commands, burst.data(),
+                                                 sizeof(ProbeCommand), burst.size(), nullptr);
+  for (unsigned i = 0; i < n; ++i) {
+    ++counters_.probe_commands;
+    const ProbeCommand& c = burst[i];
+    if (c.op == ProbeOp::kShutdownServer) {
+      if (c.server < kMaxServers && !shutdown_servers_.test(c.server)) {
+        shutdown_servers_.set(c.server);
+        ++shutdowns_pending_;
+      }
+      shutdown_cursor_ = 0;  // a full pass from here covers every flow of every server asked
+      continue;
+    }
+    probe_command(c);
+  }
+}
+
+// `on-marked-down shutdown-sessions` and `on-marked-up shutdown-backup-sessions`: every flow
+// of the servers asked for is reset on both sides, as HAProxy kills their sessions. The flow
+// table is walked a slice per loop turn so packets keep moving.
+void Worker::shutdown_step() noexcept {
+  constexpr std::uint32_t kSlice = 4096;
+  const std::uint32_t end = std::min(flows_.capacity(), shutdown_cursor_ + kSlice);
+  for (std::uint32_t fi = shutdown_cursor_; fi < end; ++fi) {
+    Flow& f = flows_.at(fi);
+    if (f.in_use && f.state != FlowState::kClosed && shutdown_servers_.test(f.server)) {
+      ++counters_.sessions_shutdown;
+      settle(fi, splice::abort(f, now_ms_));
+    }
+  }
+  shutdown_cursor_ = end;
+  if (shutdown_cursor_ == flows_.capacity()) {
+    shutdown_servers_.reset();
+    shutdowns_pending_ = 0;
+    shutdown_cursor_ = 0;
+  }
+}
+
+void Worker::probe_command(const ProbeCommand& c) noexcept {
+  (void)c;  // check connections: dataplane/health's probe table (being integrated)
 }
 
 void Worker::drain_inbox() noexcept {

@@ -11,6 +11,7 @@
 
 #include <array>
 #include <atomic>
+#include <bitset>
 #include <cstdint>
 #include <memory>
 #include <vector>
@@ -24,6 +25,7 @@
 #include "net/icmp.hpp"
 #include "net/neighbour.hpp"
 #include "postern/dataplane/counters.hpp"
+#include "postern/dataplane/probe.hpp"
 #include "postern/dataplane/settings.hpp"
 #include "postern/dataplane/snapshot.hpp"
 #include "proxy/upstream_headers.hpp"
@@ -50,6 +52,9 @@ struct WorkerDeps {
   std::uint16_t queue = 0;  // this worker's RX/TX queue on every port
   // Server-side ISNs and timestamp clocks; null: a secret key of the worker's own.
   const SeqOffsets* offsets = nullptr;
+  // Health checks (postern/dataplane/probe.hpp): commands in, events out; null: none.
+  rte_ring* probe_commands = nullptr;
+  rte_ring* probe_events = nullptr;
 };
 
 class alignas(64) Worker {
@@ -109,6 +114,10 @@ class alignas(64) Worker {
   void send_header_for(std::uint32_t fi, const splice::Action& a) noexcept;
   void settle(std::uint32_t fi, const splice::Action& a) noexcept;
   bool redispatch(std::uint32_t fi) noexcept;
+  void connect_failed(const Flow& f) noexcept;
+  void take_probe_commands() noexcept;
+  void probe_command(const ProbeCommand& c) noexcept;
+  void shutdown_step() noexcept;
   void release_flow(std::uint32_t fi) noexcept;
   void give_back_header_buffer(Flow& f) noexcept;
   void hand_over(rte_mbuf* m, std::uint32_t owner) noexcept;
@@ -156,6 +165,9 @@ class alignas(64) Worker {
   rte_ring* inbox_ = nullptr;
   bool from_peer_ = false;  // the frame being handled came through the hand-off ring
   bool started_ = false;    // start() ran: later snapshots announce the VIPs they add
+  std::bitset<kMaxServers> shutdown_servers_;  // servers whose flows are being reset
+  std::uint32_t shutdowns_pending_ = 0;
+  std::uint32_t shutdown_cursor_ = 0;
   WorkerCounters counters_;
 };
 

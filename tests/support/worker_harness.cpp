@@ -4,6 +4,7 @@
 #include <rte_byteorder.h>
 
 #include <cstring>
+#include <string>
 
 namespace postern::test {
 
@@ -60,7 +61,15 @@ WorkerHarness::WorkerHarness(std::uint32_t flows, void (*tweak)(dataplane::Snaps
   if (tweak != nullptr) {
     tweak(*snap_);
   }
+  live_ = std::make_unique<dataplane::ServerLive[]>(dataplane::kMaxServers);
+  snap_->live = live_.get();
   published_.store(snap_.get());
+  static int rings = 0;
+  const std::string n = std::to_string(rings++);
+  probe_commands_ = rte_ring_create_elem(("hcmd" + n).c_str(), sizeof(dataplane::ProbeCommand), 64,
+                                         SOCKET_ID_ANY, RING_F_SP_ENQ | RING_F_SC_DEQ);
+  probe_events_ = rte_ring_create_elem(("hevt" + n).c_str(), sizeof(dataplane::ProbeEvent), 1024,
+                                       SOCKET_ID_ANY, RING_F_SP_ENQ | RING_F_SC_DEQ);
 
   dataplane::WorkerDeps deps;
   deps.id = 0;
@@ -70,11 +79,31 @@ WorkerHarness::WorkerHarness(std::uint32_t flows, void (*tweak)(dataplane::Snaps
   deps.tx = &WorkerHarness::capture;
   deps.tx_ctx = this;
   deps.offsets = &offsets_;
+  deps.probe_commands = probe_commands_;
+  deps.probe_events = probe_events_;
   worker_ = std::make_unique<dataplane::Worker>(deps);
   worker_->set_now_ms(now_);
 }
 
-WorkerHarness::~WorkerHarness() = default;
+WorkerHarness::~WorkerHarness() {
+  worker_.reset();
+  rte_ring_free(probe_commands_);
+  rte_ring_free(probe_events_);
+}
+
+void WorkerHarness::command(const dataplane::ProbeCommand& c) {
+  dataplane::ProbeCommand copy = c;
+  rte_ring_enqueue_elem(probe_commands_, &copy, sizeof copy);
+  worker_->housekeeping();
+}
+
+std::vector<dataplane::ProbeEvent> WorkerHarness::events() {
+  std::vector<dataplane::ProbeEvent> out(64);
+  const unsigned n = rte_ring_dequeue_burst_elem(probe_events_, out.data(),
+                                                 sizeof(dataplane::ProbeEvent), 64, nullptr);
+  out.resize(n);
+  return out;
+}
 
 std::uint16_t WorkerHarness::capture(void* ctx, std::uint16_t port, std::uint16_t, rte_mbuf** pkts,
                                      std::uint16_t n) {

@@ -8,6 +8,7 @@
 #include <memory>
 #include <vector>
 
+#include "postern/dataplane/probe.hpp"
 #include "support/eal_env.hpp"
 #include "support/packet_builder.hpp"
 #include "worker/worker.hpp"
@@ -50,6 +51,12 @@ class WorkerHarness {
   void discard_output(bool on) { discard_ = on; }
   std::uint64_t discarded() const { return discarded_; }
 
+  // Health checks: a command through the worker's ring (taken at the next housekeeping), the
+  // events it sent back, and the per-server state the health engine would write.
+  void command(const dataplane::ProbeCommand& c);
+  std::vector<dataplane::ProbeEvent> events();
+  dataplane::ServerLive& live(std::uint16_t server) { return live_[server]; }
+
   dataplane::Worker& worker() { return *worker_; }
   dataplane::Snapshot& snapshot() { return *snap_; }
   std::uint64_t now() const { return now_; }
@@ -62,6 +69,9 @@ class WorkerHarness {
   dataplane::SeqOffsets offsets_ = dataplane::SeqOffsets::none();
   std::unique_ptr<dataplane::Snapshot> snap_;
   std::vector<std::unique_ptr<dataplane::Snapshot>> old_snaps_;
+  std::unique_ptr<dataplane::ServerLive[]> live_;
+  rte_ring* probe_commands_ = nullptr;
+  rte_ring* probe_events_ = nullptr;
   std::atomic<const dataplane::Snapshot*> published_{nullptr};
   std::unique_ptr<dataplane::Worker> worker_;
   std::vector<Sent> sent_;

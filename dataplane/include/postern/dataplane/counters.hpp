@@ -32,6 +32,8 @@ namespace postern::dataplane {
   X(proxy_headers_received)        \
   X(syn_redispatched)              \
   X(connect_failures)              \
+  X(sessions_shutdown)             \
+  X(probe_commands)                \
   X(handoff_sent)                  \
   X(active_flows)
 
@@ -68,6 +70,7 @@ class OwnedCount {
     v_.store(v_.load(std::memory_order_relaxed) + static_cast<std::uint64_t>(d),
              std::memory_order_relaxed);
   }
+  void set(std::uint64_t v) noexcept { v_.store(v, std::memory_order_relaxed); }
   std::uint64_t get() const noexcept { return v_.load(std::memory_order_relaxed); }
 
  private:
@@ -81,6 +84,9 @@ struct WorkerSlots {
   std::array<OwnedCount, kMaxListeners> listener_active;
   std::array<OwnedCount, kMaxServers> server_active;
   std::array<OwnedCount, kMaxServers> server_total;
+  // `observe layer4`: connection errors to each server since the last connection it took
+  // (connect timeouts, RSTs in SYN-SENT, a header never acknowledged).
+  std::array<OwnedCount, kMaxServers> server_connect_errors;
 };
 
 }  // namespace postern::dataplane

@@ -9,7 +9,6 @@
 // event for it: that event is always the slot's last.
 #pragma once
 
-#include <atomic>
 #include <cstddef>
 #include <cstdint>
 
@@ -37,8 +36,8 @@ struct ProbeCommand {
   ProbeOp op = ProbeOp::kOpen;
   bool fin = false;
   std::uint16_t slot = 0;
-  std::uint16_t server = 0;  // the server slot (kShutdownServer; kOpen: for the record)
-  std::uint16_t len = 0;     // kSend: bytes in `data`
+  std::uint16_t server = 0;    // the server slot (kShutdownServer; kOpen: for the record)
+  std::uint16_t len = 0;       // kSend: bytes in `data`
   std::uint16_t dst_port = 0;  // network order
   std::uint8_t port_id = 0;    // egress DPDK port
   std::uint8_t pad_ = 0;
@@ -68,14 +67,5 @@ struct ProbeEvent {
 
 static_assert(sizeof(ProbeCommand) % 4 == 0 && sizeof(ProbeEvent) % 4 == 0,
               "rte_ring elements are whole 32-bit words");
-
-// What the health engine publishes for each server slot and every worker reads when it picks
-// a server: whether it takes new connections, and the share of its weight it gets now
-// (`slowstart` ramps it from 0 to 100). Indexed like the snapshot's servers, sized for the
-// most slots a snapshot may hold, owned by the runtime so it outlives every snapshot.
-struct ServerLive {
-  std::atomic<std::uint8_t> up{1};
-  std::atomic<std::uint8_t> weight_pct{100};
-};
 
 }  // namespace postern::dataplane

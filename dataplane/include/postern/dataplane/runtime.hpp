@@ -13,6 +13,7 @@
 #include <vector>
 
 #include "postern/dataplane/counters.hpp"
+#include "postern/dataplane/probe.hpp"
 #include "postern/dataplane/settings.hpp"
 #include "postern/dataplane/snapshot.hpp"
 
@@ -44,6 +45,15 @@ class Runtime {
   const WorkerCounters& counters(std::size_t worker) const;
   const WorkerSlots& slots(std::size_t worker) const;
 
+  // Health checks (postern/dataplane/probe.hpp). A command for worker `worker` (false: its
+  // ring is full, try again later), and up to `max` of its events.
+  bool send_probe_command(std::size_t worker, const ProbeCommand& c);
+  std::size_t poll_probe_events(std::size_t worker, ProbeEvent* out, std::size_t max);
+  // What workers read of each server's health (kMaxServers entries).
+  ServerLive* live() { return live_.get(); }
+  // `observe layer4`: the most consecutive connection errors any worker has seen to a server.
+  std::uint64_t connect_errors(std::uint16_t server) const;
+
  private:
   static int worker_main(void* arg);
 
@@ -54,6 +64,9 @@ class Runtime {
   rte_rcu_qsbr* qsbr_ = nullptr;
   std::vector<std::unique_ptr<Worker>> workers_;
   std::vector<rte_ring*> rings_;
+  std::vector<rte_ring*> probe_commands_;
+  std::vector<rte_ring*> probe_events_;
+  std::unique_ptr<ServerLive[]> live_;
   std::vector<unsigned> lcores_;
   std::atomic<bool> stop_{false};
   bool running_ = false;

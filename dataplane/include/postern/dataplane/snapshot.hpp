@@ -3,6 +3,7 @@
 // Part of the dataplane's public header set.
 #pragma once
 
+#include <algorithm>
 #include <atomic>
 #include <cstddef>
 #include <cstdint>
@@ -52,6 +53,15 @@ struct BindEntry {
   bool accept_proxy = false;
 };
 
+// What the health engine publishes for each server slot and every worker reads when it picks
+// a server: whether it takes new connections, and the share of its weight it gets now
+// (`slowstart` ramps it up to 100). Indexed like the snapshot's servers and sized for the most
+// slots a snapshot may hold; the runtime owns it, so it outlives every snapshot.
+struct ServerLive {
+  std::atomic<std::uint8_t> up{1};
+  std::atomic<std::uint8_t> weight_pct{100};
+};
+
 struct Snapshot {
   std::uint32_t generation = 0;
   std::uint32_t global_maxconn = 0;  // 0: unlimited
@@ -60,8 +70,9 @@ struct Snapshot {
   std::vector<BindEntry> binds;  // `bind VIP:PORT`; 0.0.0.0 means every VIP
   std::vector<std::uint32_t> vips;
 
-  // Health state, written by the control thread, read by workers: one flag per server.
-  std::vector<std::atomic<bool>>* server_up = nullptr;
+  // Health state, written by the health engine, read by workers (kMaxServers entries); set by
+  // the runtime when it publishes the snapshot. Null: every server counts as up.
+  const ServerLive* live = nullptr;
 
   // Finds the listener for a SYN to vip:port (port in host order).
   const BindEntry* find_bind(std::uint32_t vip, std::uint16_t port) const noexcept {
@@ -92,7 +103,17 @@ struct Snapshot {
     if (sv.disabled || sv.retired || sv.weight == 0) {
       return false;
     }
-    return server_up == nullptr || (*server_up)[s].load(std::memory_order_relaxed);
+    return live == nullptr || live[s].up.load(std::memory_order_relaxed) != 0;
+  }
+  // The weight the balancer uses now: the configured one, scaled while `slowstart` ramps it
+  // (never below 1 for a usable server, as HAProxy keeps eweight >= 1).
+  std::uint32_t weight_now(std::uint16_t s) const noexcept {
+    const std::uint32_t w = servers[s].weight;
+    if (live == nullptr) {
+      return w;
+    }
+    const std::uint32_t pct = live[s].weight_pct.load(std::memory_order_relaxed);
+    return pct >= 100 ? w : std::max<std::uint32_t>(1, w * pct / 100);
   }
 };
 
