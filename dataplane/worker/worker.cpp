@@ -214,20 +214,25 @@ void Worker::send_to_client(const Flow& f, rte_mbuf* m) noexcept {
 
 void Worker::send_to_server(std::uint32_t fi, rte_mbuf* m) noexcept {
   Flow& f = flows_.at(fi);
+  send_via(f.server_port_id, f.next_hop, f.neighbour, m);
+}
+
+void Worker::send_via(std::uint8_t port_id, std::uint32_t next_hop, std::uint32_t& slot,
+                      rte_mbuf* m) noexcept {
   auto* eth = rte_pktmbuf_mtod(m, rte_ether_hdr*);
-  const InterfaceSettings* ifc = iface_for_port(f.server_port_id);
+  const InterfaceSettings* ifc = iface_for_port(port_id);
   eth->src_addr = ifc->mac;
-  // The MAC is read from the neighbour entry on every send, never copied into the flow: a
-  // server or gateway whose MAC changes is followed as soon as its ARP is seen.
-  const rte_ether_addr* mac = neighbours_.mac_at(f.neighbour, f.next_hop);
+  // The MAC is read from the neighbour entry on every send, never copied: a server or gateway
+  // whose MAC changes is followed as soon as its ARP is seen. `slot` caches where the entry is.
+  const rte_ether_addr* mac = neighbours_.mac_at(slot, next_hop);
   if (mac == nullptr) {
-    f.neighbour = neighbours_.slot_of(f.next_hop);
-    mac = neighbours_.mac_at(f.neighbour, f.next_hop);
+    slot = neighbours_.slot_of(next_hop);
+    mac = neighbours_.mac_at(slot, next_hop);
   }
   if (mac == nullptr) {
-    switch (neighbours_.enqueue(f.next_hop, f.server_port_id, m, now_ms_)) {
+    switch (neighbours_.enqueue(next_hop, port_id, m, now_ms_)) {
       case NeighbourCache::QueueResult::kQueuedProbe:
-        send_arp(f.server_port_id, RTE_ARP_OP_REQUEST, ifc->ip, rte_ether_addr{}, f.next_hop);
+        send_arp(port_id, RTE_ARP_OP_REQUEST, ifc->ip, rte_ether_addr{}, next_hop);
         return;
       case NeighbourCache::QueueResult::kQueued:
         return;
@@ -237,7 +242,7 @@ void Worker::send_to_server(std::uint32_t fi, rte_mbuf* m) noexcept {
     }
   }
   eth->dst_addr = *mac;
-  send(f.server_port_id, m);
+  send(port_id, m);
 }
 
 void Worker::send_arp(std::uint16_t port, std::uint16_t op, std::uint32_t sender_ip,

@@ -125,6 +125,10 @@ class alignas(64) Worker {
   // Output.
   void send(std::uint16_t port, rte_mbuf* m) noexcept;
   void send_to_server(std::uint32_t fi, rte_mbuf* m) noexcept;
+  // Towards a next hop behind `port_id`, its MAC from the neighbour cache (resolved first if
+  // need be); `slot` caches the cache entry's place.
+  void send_via(std::uint8_t port_id, std::uint32_t next_hop, std::uint32_t& slot,
+                rte_mbuf* m) noexcept;
   void send_to_client(const Flow& f, rte_mbuf* m) noexcept;
   void send_header(std::uint32_t fi) noexcept;
   void send_syn(std::uint32_t fi) noexcept;
