@@ -73,7 +73,7 @@ std::vector<std::string_view> word_names(const Word<Value> (&words)[N]) {
   return names;
 }
 
-// How diagnostics and the docs name each check type in haproxy.cfg terms.
+// How diagnostics name each check type, in haproxy.cfg terms.
 constexpr std::string_view check_option(CheckType type) {
   switch (type) {
     case CheckType::kTcpCheck:
