@@ -8,6 +8,7 @@
 #include <utility>
 
 #include "haproxy_reader.hpp"
+#include "health_check.hpp"
 #include "host_port.hpp"
 #include "postern/config/load.hpp"
 #include "resolve.hpp"
@@ -374,6 +375,68 @@ void server_check_addr(const LineCtx& ctx, std::size_t at, Server& s) {
   }
 }
 
+// slowstart <time>: 0 leaves it off, as HAProxy's srv_parse_slowstart stores 0 seconds.
+void server_slowstart(const LineCtx& ctx, std::size_t at, Server& s) {
+  if (auto value = duration_at(ctx, at + 1, "slowstart")) {
+    s.slowstart = *value == 0 ? std::nullopt : std::optional<Millis>(*value);
+  }
+}
+
+// on-marked-down shutdown-sessions, on-marked-up shutdown-backup-sessions: HAProxy knows one
+// action each, and nothing turns them off again.
+template <bool Server::*Field>
+void server_marked_action(const LineCtx& ctx, std::size_t at, Server& s) {
+  const std::string_view action = Field == &Server::shutdown_sessions_on_down
+                                      ? "shutdown-sessions"
+                                      : "shutdown-backup-sessions";
+  const std::string& word = ctx.word(at + 1);
+  if (word != action) {
+    const std::string_view candidates[] = {action};
+    ctx.error(quoted(ctx.word(at)) + " expects " + quoted(action) + " but got " + quoted(word),
+              did_you_mean(word, candidates));
+    return;
+  }
+  s.*Field = true;
+}
+
+// observe none|layer4. HAProxy's layer7 reads HTTP responses, which a TCP splice never parses.
+void server_observe(const LineCtx& ctx, std::size_t at, Server& s) {
+  static constexpr std::string_view kModes[] = {"none", "layer4"};
+  const std::string& mode = ctx.word(at + 1);
+  if (mode == "none") {
+    s.observe_layer4 = false;
+  } else if (mode == "layer4") {
+    s.observe_layer4 = true;
+  } else if (mode == "layer7") {
+    ctx.error(
+        "'observe layer7' is not supported: Postern splices TCP and never reads the "
+        "server's responses",
+        "use 'observe layer4'");
+  } else {
+    ctx.error("'observe' expects one of 'none', 'layer4', 'layer7' but got " + quoted(mode),
+              did_you_mean(mode, kModes));
+  }
+}
+
+void server_error_limit(const LineCtx& ctx, std::size_t at, Server& s) {
+  if (auto value = number_at(ctx, at + 1, "error-limit", UINT32_MAX)) {
+    s.error_limit = static_cast<std::uint32_t>(*value);  // 0 is the validator's error
+  }
+}
+
+void server_on_error(const LineCtx& ctx, std::size_t at, Server& s) {
+  const std::string& mode = ctx.word(at + 1);
+  if (auto value = find_word(kOnErrorWords, mode)) {
+    s.on_error = *value;
+    return;
+  }
+  ctx.error(
+      "'on-error' expects one of 'fastinter', 'fail-check', 'sudden-death' or "
+      "'mark-down' but got " +
+          quoted(mode),
+      did_you_mean(mode, word_names(kOnErrorWords)));
+}
+
 constexpr OptionRow<Server> kServerOptions[] = {
     {"addr", 1, server_check_addr},
     {"agent-addr", 1, option_ignored<Server>},
@@ -395,7 +458,7 @@ constexpr OptionRow<Server> kServerOptions[] = {
     {"disabled", 0, server_disabled},
     {"downinter", 1, server_downinter},
     {"enabled", 0, server_enabled},
-    {"error-limit", 1, option_ignored<Server>},
+    {"error-limit", 1, server_error_limit},
     {"fall", 1, server_fall},
     {"fastinter", 1, server_fastinter},
     {"id", 1, option_ignored<Server>},
@@ -409,10 +472,10 @@ constexpr OptionRow<Server> kServerOptions[] = {
     {"no-check-send-proxy", 0, server_no_check_send_proxy},
     {"no-send-proxy-v2", 0, server_no_send_proxy_v2},
     {"no-ssl", 0, option_accepted<Server>},
-    {"observe", 1, option_ignored<Server>},
-    {"on-error", 1, option_ignored<Server>},
-    {"on-marked-down", 1, option_ignored<Server>},
-    {"on-marked-up", 1, option_ignored<Server>},
+    {"observe", 1, server_observe},
+    {"on-error", 1, server_on_error},
+    {"on-marked-down", 1, server_marked_action<&Server::shutdown_sessions_on_down>},
+    {"on-marked-up", 1, server_marked_action<&Server::shutdown_backup_sessions_on_up>},
     {"pool-max-conn", 1, option_ignored<Server>},
     {"pool-purge-delay", 1, option_ignored<Server>},
     {"port", 1, server_check_port},
@@ -424,7 +487,7 @@ constexpr OptionRow<Server> kServerOptions[] = {
     {"send-proxy-v2", 0, server_send_proxy_v2},
     {"send-proxy-v2-ssl", 0, option_tls<Server>},
     {"send-proxy-v2-ssl-cn", 0, option_tls<Server>},
-    {"slowstart", 1, option_ignored<Server>},
+    {"slowstart", 1, server_slowstart},
     {"sni", 1, option_tls<Server>},
     {"socks4", 1, option_refused<Server>},
     {"source", 1, option_ignored<Server>},
@@ -448,6 +511,13 @@ void connect_send_proxy(const LineCtx&, std::size_t, TcpCheckRule& rule) {
   rule.send_proxy = true;
 }
 
+// HAProxy closes a check with RST unless `linger` asks for FIN. Postern closes its checks with
+// FIN in any case (a RST after a PROXY LOCAL header makes Postfix's smtpd exit), so `linger`
+// changes nothing; it is kept so the dump shows what was written.
+void connect_linger(const LineCtx&, std::size_t, TcpCheckRule& rule) {
+  rule.linger = true;
+}
+
 void connect_addr(const LineCtx& ctx, std::size_t, TcpCheckRule&) {
   ctx.error("'tcp-check connect' option 'addr' is not supported",
             "set the check address with the server's 'addr' option");
@@ -458,7 +528,7 @@ constexpr OptionRow<TcpCheckRule> kConnectOptions[] = {
     {"alpn", 1, option_tls<TcpCheckRule>},
     {"comment", 1, option_accepted<TcpCheckRule>},
     {"default", 0, option_accepted<TcpCheckRule>},
-    {"linger", 0, option_ignored<TcpCheckRule>},
+    {"linger", 0, connect_linger},
     {"port", 1, connect_port},
     {"proto", 1, option_refused<TcpCheckRule>},
     {"send-proxy", 0, connect_send_proxy},
@@ -872,12 +942,85 @@ void opt_dontlognull(const LineCtx&, std::size_t, ProxyDraft& draft, bool enable
   draft.listener.dontlognull = enable;
 }
 
-void opt_tcp_check(const LineCtx&, std::size_t, ProxyDraft& draft, bool enable) {
-  if (enable) {
-    draft.listener.check_type = CheckType::kTcpCheck;
-  } else if (draft.listener.check_type == CheckType::kTcpCheck) {
-    draft.listener.check_type = CheckType::kConnect;
+// The check options exclude each other and the last one wins, as HAProxy's `option *chk` do.
+// `no option X` returns to the plain connect check only when X is the current one, as HAProxy
+// treats its HTTP modes (`no option httpclose`); HAProxy 2.6 itself refuses negating a check
+// option, so this only adds a way to cancel a check chosen in `defaults`.
+void negate_check(const LineCtx& ctx, std::size_t at, ProxyDraft& draft, CheckType type) {
+  if (no_extra_words(ctx, at + 1, "no option " + ctx.word(at)) &&
+      draft.listener.check_type == type) {
+    select_check_type(draft.listener, CheckType::kConnect);
   }
+}
+
+void opt_tcp_check(const LineCtx& ctx, std::size_t at, ProxyDraft& draft, bool enable) {
+  if (!enable) {
+    negate_check(ctx, at, draft, CheckType::kTcpCheck);
+    return;
+  }
+  select_check_type(draft.listener, CheckType::kTcpCheck);
+}
+
+// option smtpchk [HELO|EHLO <domain>]. HAProxy quietly sends `HELO localhost` for any other
+// verb or a verb without a domain (src/tcpcheck.c proxy_parse_smtpchk_opt); Postern refuses
+// them, so the greeting sent is always the one written.
+void opt_smtpchk(const LineCtx& ctx, std::size_t at, ProxyDraft& draft, bool enable) {
+  if (!enable) {
+    negate_check(ctx, at, draft, CheckType::kSmtp);
+    return;
+  }
+  std::string verb;
+  std::string domain;
+  if (ctx.has(at + 1)) {
+    verb = ctx.word(at + 1);
+    if (verb != "HELO" && verb != "EHLO") {
+      std::string upper = verb;
+      std::transform(upper.begin(), upper.end(), upper.begin(),
+                     [](unsigned char c) { return static_cast<char>(std::toupper(c)); });
+      ctx.error("'option smtpchk': unknown verb " + quoted(verb) +
+                    " (HAProxy would send 'HELO localhost' instead)",
+                upper == "HELO" || upper == "EHLO" ? "did you mean " + quoted(upper) + "?"
+                                                   : "use 'HELO <domain>' or 'EHLO <domain>'");
+      return;
+    }
+    if (!ctx.has(at + 2)) {
+      ctx.error("'option smtpchk " + verb + "' expects a domain",
+                "HAProxy would send 'HELO localhost' instead");
+      return;
+    }
+    domain = ctx.word(at + 2);
+    if (!is_smtp_domain(domain)) {
+      ctx.error("'option smtpchk " + verb + "': the domain " + quoted(domain) +
+                " must be one word without spaces or control characters");
+      return;
+    }
+  }
+  select_check_type(draft.listener, CheckType::kSmtp);
+  draft.listener.smtpchk_verb = std::move(verb);
+  draft.listener.smtpchk_domain = std::move(domain);
+}
+
+// option mail-check [imap|pop3|lmtp|smtp|sieve]: Postern's own; without a protocol, the
+// server's check port names it (mail_protocol_for_port).
+void opt_mail_check(const LineCtx& ctx, std::size_t at, ProxyDraft& draft, bool enable) {
+  if (!enable) {
+    negate_check(ctx, at, draft, CheckType::kMail);
+    return;
+  }
+  MailProtocol protocol = MailProtocol::kAuto;
+  if (ctx.has(at + 1)) {
+    const std::string& word = ctx.word(at + 1);
+    const auto found = find_word(kMailProtocolWords, word);
+    if (!found) {
+      ctx.error("'option mail-check': unknown protocol " + quoted(word) +
+                    " (imap, pop3, lmtp, smtp or sieve)",
+                did_you_mean(word, word_names(kMailProtocolWords)));
+      return;
+    }
+    protocol = *found;
+  }
+  select_check_type(draft.listener, CheckType::kMail);
+  draft.listener.mail_protocol = protocol;
 }
 
 // Postern's connection log is the TCP one, so tcplog is what it does anyway.
@@ -935,6 +1078,7 @@ constexpr OptionKeyword kOptions[] = {
     {"log-health-checks", kCapBe, 0, opt_ignored},
     {"log-separate-errors", kCapFe, 0, opt_ignored},
     {"logasap", kCapFe, 0, opt_ignored},
+    {"mail-check", kCapBe, 1, opt_mail_check},
     {"mysql-check", kCapBe, kAnyArgs, opt_protocol_check},
     {"nolinger", kCapBoth, 0, opt_ignored},
     {"persist", kCapBe, 0, opt_ignored},
@@ -942,7 +1086,7 @@ constexpr OptionKeyword kOptions[] = {
     {"prefer-last-server", kCapBe, 0, opt_ignored},
     {"redis-check", kCapBe, 0, opt_protocol_check},
     {"redispatch", kCapBe, 1, opt_redispatch},
-    {"smtpchk", kCapBe, kAnyArgs, opt_protocol_check},
+    {"smtpchk", kCapBe, 2, opt_smtpchk},
     {"socket-stats", kCapFe, 0, opt_ignored},
     {"splice-auto", kCapBoth, 0, opt_ignored},
     {"splice-request", kCapBoth, 0, opt_ignored},

@@ -5,6 +5,7 @@
 #include <map>
 #include <regex>
 
+#include "health_check.hpp"
 #include "postern/config/load.hpp"
 #include "text.hpp"
 
@@ -83,9 +84,15 @@ class Checker {
                                  " is too many (at most " + std::to_string(kMaxRetries) + ")");
     }
     check_timeouts(listener, who);
-    if (listener.check_type != CheckType::kTcpCheck && !listener.tcp_check_rules.empty()) {
+    if (listener.check_type == CheckType::kConnect && !listener.tcp_check_rules.empty()) {
       warning(listener.tcp_check_rules.front().origin,
               who + ": tcp-check rules are unused without 'option tcp-check'");
+    } else if (listener.check_type != CheckType::kTcpCheck && !listener.tcp_check_rules.empty()) {
+      // HAProxy keeps them aside without a word; they only come back with `option tcp-check`.
+      warning(
+          listener.tcp_check_rules.front().origin,
+          who + ": tcp-check rules are unused with " + quoted(check_option(listener.check_type)),
+          "the last check option of a section wins; only 'option tcp-check' runs the rules");
     }
     for (const TcpCheckRule& rule : listener.tcp_check_rules) {
       if (rule.port && *rule.port == 0) {
@@ -110,7 +117,26 @@ class Checker {
                                  where(it->second->origin));
       }
       check_server(server, who);
+      check_mail_port(listener, server, who);
     }
+  }
+
+  // `option mail-check` without a protocol reads it from the port the check connects to.
+  void check_mail_port(const Listener& listener, const Server& server, const std::string& who) {
+    if (listener.check_type != CheckType::kMail || listener.mail_protocol != MailProtocol::kAuto ||
+        !server.check || !server.endpoint) {
+      return;
+    }
+    const std::uint16_t port = server.check_port.value_or(server.endpoint->port);
+    if (port == 0 || mail_protocol_for_port(port)) {
+      return;  // port 0 has its own error
+    }
+    error(server.origin,
+          who + ": server " + quoted(server.name) +
+              ": 'option mail-check' cannot tell the protocol of check port " +
+              std::to_string(port) +
+              " (known ports: 143 imap, 110 pop3, 24 lmtp, 25/465/587 smtp, 4190 sieve)",
+          "name it, as 'option mail-check imap', or set the server's check 'port'");
   }
 
   // HAProxy 2.6 src/cfgparse.c: a TCP proxy needs 'client' and 'connect', and 'server' unless
@@ -163,6 +189,32 @@ class Checker {
     }
     if (server.check_port && *server.check_port == 0) {
       error(server.origin, name + ": check 'port' must be between 1 and 65535");
+    }
+    check_observe(server, name);
+  }
+
+  // HAProxy refuses `error-limit 0` ("has to be > 0"). The other settings are accepted by
+  // HAProxy and do nothing there either: `observe` needs health checks (health_adjust() returns
+  // without a check task), and `on-error`/`error-limit` only act on what `observe` counts.
+  void check_observe(const Server& server, const std::string& name) {
+    static const Server kBuiltIn;
+    if (server.error_limit == 0) {
+      error(server.origin, name + ": 'error-limit' must be at least 1");
+    }
+    if (server.observe_layer4 && !server.check) {
+      warning(server.origin, name + ": 'observe layer4' has no effect without 'check'");
+    }
+    std::vector<std::string> idle;
+    if (server.on_error != kBuiltIn.on_error) {
+      idle.emplace_back("'on-error'");
+    }
+    if (server.error_limit != kBuiltIn.error_limit && server.error_limit != 0) {
+      idle.emplace_back("'error-limit'");
+    }
+    if (!server.observe_layer4 && !idle.empty()) {
+      std::string what = idle.front();
+      what += idle.size() > 1 ? " and " + idle.back() + " have" : std::string(" has");
+      warning(server.origin, name + ": " + what + " no effect without 'observe layer4'");
     }
   }
 

@@ -8,6 +8,7 @@
 #include <sstream>
 #include <utility>
 
+#include "health_check.hpp"
 #include "host_port.hpp"
 #include "postern/config/load.hpp"
 #include "resolve.hpp"
@@ -361,6 +362,68 @@ void server_check_addr(Reader& r, const YAML::Node& v, ServerDraft& d) {
   }
 }
 
+void server_slowstart(Reader& r, const YAML::Node& v, ServerDraft& d) {
+  if (auto t = r.duration(v, "slowstart")) {
+    // 0 is no slow start, as `slowstart 0` in haproxy.cfg.
+    d.server.slowstart = *t == 0 ? std::nullopt : std::optional<Millis>(*t);
+  }
+}
+
+// on_marked_down: shutdown-sessions, on_marked_up: shutdown-backup-sessions, HAProxy's one
+// action each; `none` (the default) lets a server turn off what default_server set.
+template <bool Server::*Field>
+void server_marked_action(Reader& r, const YAML::Node& v, ServerDraft& d) {
+  const std::string_view action = Field == &Server::shutdown_sessions_on_down
+                                      ? "shutdown-sessions"
+                                      : "shutdown-backup-sessions";
+  auto s = r.string(v, r.key());
+  if (!s) {
+    return;
+  }
+  if (*s == action || *s == "none") {
+    d.server.*Field = *s == action;
+    return;
+  }
+  const std::string_view words[] = {action, "none"};
+  r.error(v, quoted(r.key()) + " expects " + quoted(action) + " or 'none' but got " + quoted(*s),
+          did_you_mean(*s, words));
+}
+
+void server_observe(Reader& r, const YAML::Node& v, ServerDraft& d) {
+  static constexpr std::string_view kModes[] = {"none", "layer4"};
+  auto s = r.string(v, "observe");
+  if (!s) {
+    return;
+  }
+  if (*s == "none" || *s == "layer4") {
+    d.server.observe_layer4 = *s == "layer4";
+  } else if (*s == "layer7") {
+    r.error(v,
+            "'observe: layer7' is not supported: Postern splices TCP and never reads the "
+            "server's responses",
+            "use 'layer4'");
+  } else {
+    r.error(v, "'observe' expects 'none' or 'layer4' but got " + quoted(*s),
+            did_you_mean(*s, kModes));
+  }
+}
+
+void server_on_error(Reader& r, const YAML::Node& v, ServerDraft& d) {
+  auto s = r.string(v, "on_error");
+  if (!s) {
+    return;
+  }
+  if (auto value = find_word(kOnErrorWords, *s)) {
+    d.server.on_error = *value;
+    return;
+  }
+  r.error(v,
+          "'on_error' expects one of 'fastinter', 'fail-check', 'sudden-death' or 'mark-down' "
+          "but got " +
+              quoted(*s),
+          did_you_mean(*s, word_names(kOnErrorWords)));
+}
+
 void server_send_proxy_v1(Reader& r, const YAML::Node& v, ServerDraft&) {
   r.error(v, "Postern sends PROXY v2 only; use send_proxy_v2", "did you mean 'send_proxy_v2'?");
 }
@@ -383,10 +446,17 @@ constexpr KeyRow<ServerDraft> kServerRows[] = {
     {"maxconn", server_maxconn},
     {"check_port", server_check_port},
     {"check_addr", server_check_addr},
+    {"slowstart", server_slowstart},
+    {"on_marked_down", server_marked_action<&Server::shutdown_sessions_on_down>},
+    {"on_marked_up", server_marked_action<&Server::shutdown_backup_sessions_on_up>},
+    {"observe", server_observe},
+    {"error_limit", server_count<&Server::error_limit>},
+    {"on_error", server_on_error},
 };
 
 // ---------------------------------------------------------------------------------------------
-// tcp_check: {enabled, rules: [{action, port, send_proxy, data, match, pattern, negate}]}
+// check: {type, smtpchk: {verb, domain}, mail_protocol, rules: [{action, port, send_proxy, linger,
+// data, match, pattern, negate}]}
 
 struct RuleDraft {
   TcpCheckRule rule;
@@ -413,6 +483,13 @@ void rule_send_proxy(Reader& r, const YAML::Node& v, RuleDraft& d) {
   d.given.emplace_back("send_proxy", v);
   if (auto b = r.boolean(v, "send_proxy")) {
     d.rule.send_proxy = *b;
+  }
+}
+
+void rule_linger(Reader& r, const YAML::Node& v, RuleDraft& d) {
+  d.given.emplace_back("linger", v);
+  if (auto b = r.boolean(v, "linger")) {
+    d.rule.linger = *b;
   }
 }
 
@@ -457,9 +534,9 @@ void rule_negate(Reader& r, const YAML::Node& v, RuleDraft& d) {
 }
 
 constexpr KeyRow<RuleDraft> kRuleRows[] = {
-    {"action", rule_action}, {"port", rule_port},   {"send_proxy", rule_send_proxy},
-    {"data", rule_data},     {"match", rule_match}, {"pattern", rule_pattern},
-    {"negate", rule_negate},
+    {"action", rule_action},   {"port", rule_port},     {"send_proxy", rule_send_proxy},
+    {"linger", rule_linger},   {"data", rule_data},     {"match", rule_match},
+    {"pattern", rule_pattern}, {"negate", rule_negate},
 };
 
 std::optional<TcpCheckRule> read_rule(Reader& r, const YAML::Node& node) {
@@ -470,7 +547,7 @@ std::optional<TcpCheckRule> read_rule(Reader& r, const YAML::Node& node) {
     std::string_view required;
   };
   static constexpr Action kActions[] = {
-      {"connect", TcpCheckRule::Kind::kConnect, {"port", "send_proxy", ""}, ""},
+      {"connect", TcpCheckRule::Kind::kConnect, {"port", "send_proxy", "linger"}, ""},
       {"send", TcpCheckRule::Kind::kSend, {"data", "", ""}, "data"},
       {"send_binary", TcpCheckRule::Kind::kSendBinary, {"data", "", ""}, "data"},
       {"expect", TcpCheckRule::Kind::kExpect, {"match", "pattern", "negate"}, "pattern"},
@@ -478,11 +555,11 @@ std::optional<TcpCheckRule> read_rule(Reader& r, const YAML::Node& node) {
   RuleDraft draft;
   draft.rule.origin = r.origin(node);
   const std::size_t errors_before = r.diags().errors();
-  if (!read_map(r, node, "a tcp_check rule", kRuleRows, draft)) {
+  if (!read_map(r, node, "a tcp-check rule", kRuleRows, draft)) {
     return std::nullopt;
   }
   if (!draft.has_action) {
-    r.error(node, "a tcp_check rule needs an 'action' (connect, send, send_binary or expect)");
+    r.error(node, "a tcp-check rule needs an 'action' (connect, send, send_binary or expect)");
     return std::nullopt;
   }
   if (!draft.action) {
@@ -496,7 +573,7 @@ std::optional<TcpCheckRule> read_rule(Reader& r, const YAML::Node& node) {
   }
   if (action == nullptr) {
     static constexpr std::string_view kNames[] = {"connect", "send", "send_binary", "expect"};
-    r.error(draft.action_node, "unknown tcp_check action " + quoted(*draft.action),
+    r.error(draft.action_node, "unknown tcp-check action " + quoted(*draft.action),
             did_you_mean(*draft.action, kNames));
     return std::nullopt;
   }
@@ -528,10 +605,6 @@ std::optional<TcpCheckRule> read_rule(Reader& r, const YAML::Node& node) {
   return draft.rule;
 }
 
-struct ListenerDraft;
-void tcp_check_enabled(Reader& r, const YAML::Node& v, ListenerDraft& d);
-void tcp_check_rules(Reader& r, const YAML::Node& v, ListenerDraft& d);
-
 // ---------------------------------------------------------------------------------------------
 // Listeners and defaults.
 
@@ -542,13 +615,102 @@ struct ListenerDraft {
   std::vector<std::size_t> portless;
 };
 
-void tcp_check_enabled(Reader& r, const YAML::Node& v, ListenerDraft& d) {
-  if (auto b = r.boolean(v, "enabled")) {
-    d.listener.check_type = *b ? CheckType::kTcpCheck : CheckType::kConnect;
+// `type` runs first (table order): as a haproxy.cfg `option` line, naming the type starts its
+// settings over from the built-in ones, so `smtpchk` and `mail_protocol` given with it, or
+// inherited from `defaults` for the same type, are what remains.
+void check_type(Reader& r, const YAML::Node& v, ListenerDraft& d) {
+  auto s = r.string(v, "type");
+  if (!s) {
+    return;
+  }
+  if (auto type = find_word(kCheckTypeWords, *s)) {
+    select_check_type(d.listener, *type);
+    return;
+  }
+  r.error(v, "unknown check type " + quoted(*s) + " (connect, tcp-check, smtpchk or mail-check)",
+          did_you_mean(*s, word_names(kCheckTypeWords)));
+}
+
+// A key that belongs to one check type, under another type, would be kept and never used.
+bool check_type_is(Reader& r, const YAML::Node& v, const ListenerDraft& d, CheckType type) {
+  if (d.listener.check_type == type) {
+    return true;
+  }
+  r.error(v, quoted(r.key()) + " applies only to 'type: " +
+                 std::string(word_name(kCheckTypeWords, type)) + "' (this check is '" +
+                 std::string(word_name(kCheckTypeWords, d.listener.check_type)) + "')");
+  return false;
+}
+
+struct SmtpchkDraft {
+  std::optional<std::string> verb;
+  std::optional<std::string> domain;
+};
+
+void smtpchk_verb(Reader& r, const YAML::Node& v, SmtpchkDraft& d) {
+  static constexpr std::string_view kVerbs[] = {"HELO", "EHLO"};
+  d.verb = r.string(v, "verb");
+  if (d.verb && !is_one_of(*d.verb, kVerbs)) {
+    r.error(v, "'verb' must be HELO or EHLO, not " + quoted(*d.verb),
+            did_you_mean(*d.verb, kVerbs));
+    d.verb.reset();
   }
 }
 
-void tcp_check_rules(Reader& r, const YAML::Node& v, ListenerDraft& d) {
+void smtpchk_domain(Reader& r, const YAML::Node& v, SmtpchkDraft& d) {
+  d.domain = r.string(v, "domain");
+  if (d.domain && !is_smtp_domain(*d.domain)) {
+    r.error(v, "'domain' " + quoted(*d.domain) +
+                   " must be one word without spaces or control characters");
+    d.domain.reset();
+  }
+}
+
+constexpr KeyRow<SmtpchkDraft> kSmtpchkRows[] = {
+    {"verb", smtpchk_verb},
+    {"domain", smtpchk_domain},
+};
+
+// smtpchk: {verb: HELO|EHLO, domain: NAME}, `option smtpchk VERB DOMAIN`; left out, the check
+// greets with HAProxy's `HELO localhost`.
+void check_smtpchk(Reader& r, const YAML::Node& v, ListenerDraft& d) {
+  if (!check_type_is(r, v, d, CheckType::kSmtp)) {
+    return;
+  }
+  SmtpchkDraft draft;
+  const std::size_t errors_before = r.diags().errors();
+  if (!read_map(r, v, "'smtpchk'", kSmtpchkRows, draft) || r.diags().errors() != errors_before) {
+    return;
+  }
+  if (!draft.verb || !draft.domain) {
+    r.error(v, "'smtpchk' needs both 'verb' and 'domain'");
+    return;
+  }
+  d.listener.smtpchk_verb = *draft.verb;
+  d.listener.smtpchk_domain = *draft.domain;
+}
+
+void check_mail_protocol(Reader& r, const YAML::Node& v, ListenerDraft& d) {
+  if (!check_type_is(r, v, d, CheckType::kMail)) {
+    return;
+  }
+  auto s = r.string(v, "mail_protocol");
+  if (!s) {
+    return;
+  }
+  if (*s == "auto") {
+    d.listener.mail_protocol = MailProtocol::kAuto;
+  } else if (auto protocol = find_word(kMailProtocolWords, *s)) {
+    d.listener.mail_protocol = *protocol;
+  } else {
+    std::vector<std::string_view> names = word_names(kMailProtocolWords);
+    names.push_back("auto");
+    r.error(v, "unknown mail protocol " + quoted(*s) + " (auto, imap, pop3, lmtp, smtp or sieve)",
+            did_you_mean(*s, names));
+  }
+}
+
+void check_rules(Reader& r, const YAML::Node& v, ListenerDraft& d) {
   if (!r.sequence(v, "rules")) {
     return;
   }
@@ -561,9 +723,11 @@ void tcp_check_rules(Reader& r, const YAML::Node& v, ListenerDraft& d) {
   }
 }
 
-constexpr KeyRow<ListenerDraft> kTcpCheckRows[] = {
-    {"enabled", tcp_check_enabled},
-    {"rules", tcp_check_rules},
+constexpr KeyRow<ListenerDraft> kCheckRows[] = {
+    {"type", check_type},
+    {"smtpchk", check_smtpchk},
+    {"mail_protocol", check_mail_protocol},
+    {"rules", check_rules},
 };
 
 void listener_name(Reader& r, const YAML::Node& v, ListenerDraft& d) {
@@ -672,8 +836,15 @@ void listener_flag(Reader& r, const YAML::Node& v, ListenerDraft& d) {
   }
 }
 
-void listener_tcp_check(Reader& r, const YAML::Node& v, ListenerDraft& d) {
-  read_map(r, v, "'tcp_check'", kTcpCheckRows, d);
+void listener_check(Reader& r, const YAML::Node& v, ListenerDraft& d) {
+  read_map(r, v, "'check'", kCheckRows, d);
+}
+
+// Postern's YAML before the check types came: {enabled, rules}. Named, so the error says where
+// those settings went instead of only "unknown key".
+void listener_old_tcp_check(Reader& r, const YAML::Node& v, ListenerDraft&) {
+  r.error(v, "'tcp_check' is now 'check'",
+          "write 'check: {type: tcp-check, rules: [...]}' ('enabled: false' is 'type: connect')");
 }
 
 void listener_log(Reader& r, const YAML::Node& v, ListenerDraft& d) {
@@ -717,7 +888,8 @@ constexpr KeyRow<ListenerDraft> kListenerRows[] = {
     {"maxconn", listener_maxconn},
     {"retries", listener_retries},
     {"redispatch", listener_flag<&Listener::redispatch>},
-    {"tcp_check", listener_tcp_check},
+    {"check", listener_check},
+    {"tcp_check", listener_old_tcp_check},
     {"dontlognull", listener_flag<&Listener::dontlognull>},
     {"log", listener_log},
     {"default_server", listener_default_server},

@@ -5,6 +5,7 @@
 #include <algorithm>
 #include <cctype>
 
+#include "health_check.hpp"
 #include "postern/config/load.hpp"
 #include "text.hpp"
 
@@ -112,6 +113,7 @@ void emit_rule(YAML::Emitter& out, const TcpCheckRule& rule) {
         emit_key(out, "port", *rule.port);
       }
       emit_key(out, "send_proxy", rule.send_proxy);
+      emit_key(out, "linger", rule.linger);
       break;
     case TcpCheckRule::Kind::kSend:
       emit_key(out, "action", "send");
@@ -165,6 +167,52 @@ void emit_server(YAML::Emitter& out, const Server& server) {
   if (server.check_addr) {
     emit_key(out, "check_addr", server.check_addr->to_string());
   }
+  // What the server does about its health beyond the check itself, written only when it
+  // differs from the built-in values, which the reader gives back when they are left out.
+  static const Server kBuiltIn;
+  if (server.slowstart) {
+    emit_duration(out, "slowstart", *server.slowstart);
+  }
+  if (server.shutdown_sessions_on_down) {
+    emit_key(out, "on_marked_down", "shutdown-sessions");
+  }
+  if (server.shutdown_backup_sessions_on_up) {
+    emit_key(out, "on_marked_up", "shutdown-backup-sessions");
+  }
+  if (server.observe_layer4) {
+    emit_key(out, "observe", "layer4");
+  }
+  if (server.error_limit != kBuiltIn.error_limit) {
+    emit_key(out, "error_limit", server.error_limit);
+  }
+  if (server.on_error != kBuiltIn.on_error) {
+    emit_key(out, "on_error", std::string(word_name(kOnErrorWords, server.on_error)));
+  }
+  out << YAML::EndMap;
+}
+
+void emit_check(YAML::Emitter& out, const Listener& listener) {
+  out << YAML::Key << "check" << YAML::Value << YAML::BeginMap;
+  emit_key(out, "type", std::string(word_name(kCheckTypeWords, listener.check_type)));
+  if (listener.check_type == CheckType::kSmtp && !listener.smtpchk_verb.empty()) {
+    out << YAML::Key << "smtpchk" << YAML::Value << YAML::Flow << YAML::BeginMap;
+    emit_key_string(out, "verb", listener.smtpchk_verb);
+    emit_key_string(out, "domain", listener.smtpchk_domain);
+    out << YAML::EndMap;
+  }
+  if (listener.check_type == CheckType::kMail) {
+    const std::string_view protocol = listener.mail_protocol == MailProtocol::kAuto
+                                          ? "auto"
+                                          : word_name(kMailProtocolWords, listener.mail_protocol);
+    emit_key(out, "mail_protocol", std::string(protocol));
+  }
+  if (!listener.tcp_check_rules.empty()) {
+    out << YAML::Key << "rules" << YAML::Value << YAML::BeginSeq;
+    for (const TcpCheckRule& rule : listener.tcp_check_rules) {
+      emit_rule(out, rule);
+    }
+    out << YAML::EndSeq;
+  }
   out << YAML::EndMap;
 }
 
@@ -190,16 +238,7 @@ void emit_listener(YAML::Emitter& out, const Listener& listener) {
   if (!listener.log.empty()) {
     emit_log(out, listener.log);
   }
-  out << YAML::Key << "tcp_check" << YAML::Value << YAML::BeginMap;
-  emit_key(out, "enabled", listener.check_type == CheckType::kTcpCheck);
-  if (!listener.tcp_check_rules.empty()) {
-    out << YAML::Key << "rules" << YAML::Value << YAML::BeginSeq;
-    for (const TcpCheckRule& rule : listener.tcp_check_rules) {
-      emit_rule(out, rule);
-    }
-    out << YAML::EndSeq;
-  }
-  out << YAML::EndMap;
+  emit_check(out, listener);
   out << YAML::Key << "servers" << YAML::Value << YAML::BeginSeq;
   for (const Server& server : listener.servers) {
     emit_server(out, server);

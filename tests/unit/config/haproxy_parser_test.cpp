@@ -347,6 +347,102 @@ TEST(HaproxyServer, ReadsEveryOption) {
   EXPECT_EQ(s2.inter, 2000);
 }
 
+TEST(HaproxyServer, ReadsTheHealthReactions) {
+  Diagnostics diags;
+  const Config c =
+      haproxy(lines({"listen imap", "bind :143",
+                     "server s1 10.0.0.1:143 check slowstart 30s on-marked-down shutdown-sessions "
+                     "on-marked-up shutdown-backup-sessions observe layer4 error-limit 5 on-error "
+                     "sudden-death",
+                     "server s2 10.0.0.2:143 check slowstart 0 observe layer4 observe none",
+                     "server s3 10.0.0.3:143 slowstart 500us on-error fastinter",
+                     "server s4 10.0.0.4:143 on-error mark-down",
+                     "server s5 10.0.0.5:143 on-error fail-check"}),
+              diags);
+  EXPECT_TRUE(clean(diags));
+  const auto& s = c.listeners.at(0).servers;
+  ASSERT_EQ(s.size(), 5U);
+  EXPECT_EQ(s[0].slowstart, 30000);
+  EXPECT_TRUE(s[0].shutdown_sessions_on_down);
+  EXPECT_TRUE(s[0].shutdown_backup_sessions_on_up);
+  EXPECT_TRUE(s[0].observe_layer4);
+  EXPECT_EQ(s[0].error_limit, 5U);
+  EXPECT_EQ(s[0].on_error, OnError::kSuddenDeath);
+  EXPECT_FALSE(s[1].slowstart);  // 0: none, as in HAProxy
+  EXPECT_FALSE(s[1].observe_layer4);
+  EXPECT_FALSE(s[1].shutdown_sessions_on_down);
+  EXPECT_EQ(s[1].error_limit, 10U);  // HAProxy's default
+  EXPECT_EQ(s[1].on_error, OnError::kFailCheck);
+  EXPECT_EQ(s[2].slowstart, 1);  // rounded up to 1 ms, never to 0
+  EXPECT_EQ(s[2].on_error, OnError::kFastinter);
+  EXPECT_EQ(s[3].on_error, OnError::kMarkDown);
+  EXPECT_EQ(s[4].on_error, OnError::kFailCheck);
+}
+
+TEST(HaproxyServer, TakesTheHealthReactionsFromDefaultServer) {
+  Diagnostics diags;
+  const Config c = haproxy(
+      lines({"defaults", "default-server check observe layer4 on-error mark-down error-limit 3",
+             "listen imap", "bind :143", "default-server on-marked-down shutdown-sessions",
+             "server a 10.0.0.1:143", "server b 10.0.0.2:143 observe none error-limit 10"}),
+      diags);
+  EXPECT_TRUE(clean(diags));
+  const auto& s = c.listeners.at(0).servers;
+  ASSERT_EQ(s.size(), 2U);
+  EXPECT_TRUE(s[0].observe_layer4);
+  EXPECT_EQ(s[0].on_error, OnError::kMarkDown);
+  EXPECT_EQ(s[0].error_limit, 3U);
+  EXPECT_TRUE(s[0].shutdown_sessions_on_down);
+  EXPECT_FALSE(s[1].observe_layer4);
+  EXPECT_EQ(s[1].error_limit, 10U);
+  EXPECT_TRUE(s[1].shutdown_sessions_on_down);
+}
+
+TEST(HaproxyServer, RefusesObserveLayer7) {
+  Diagnostics diags;
+  haproxy(lines({"listen imap", "bind :143", "server s1 10.0.0.1:143 check observe layer7"}),
+          diags);
+  EXPECT_TRUE(has_diagnostic(diags,
+                             "t.cfg:3: error: 'observe layer7' is not supported: Postern splices "
+                             "TCP and never reads the server's responses (use 'observe layer4')"));
+}
+
+TEST(HaproxyServer, SuggestsForUnknownHealthReactionWords) {
+  Diagnostics diags;
+  haproxy(lines({"listen imap", "bind :143", "server s1 10.0.0.1:143 observe layer5",
+                 "server s2 10.0.0.1:143 on-error mark-dwn",
+                 "server s3 10.0.0.1:143 on-marked-down shutdown-session",
+                 "server s4 10.0.0.1:143 on-marked-up shutdown-sessions"}),
+          diags);
+  EXPECT_TRUE(has_diagnostic(diags,
+                             "t.cfg:3: error: 'observe' expects one of 'none', 'layer4', "
+                             "'layer7' but got 'layer5' (did you mean 'layer4'?)"));
+  EXPECT_TRUE(has_diagnostic(diags,
+                             "t.cfg:4: error: 'on-error' expects one of 'fastinter', "
+                             "'fail-check', 'sudden-death' or 'mark-down' but got 'mark-dwn' "
+                             "(did you mean 'mark-down'?)"));
+  EXPECT_TRUE(has_diagnostic(diags,
+                             "t.cfg:5: error: 'on-marked-down' expects 'shutdown-sessions' but "
+                             "got 'shutdown-session' (did you mean 'shutdown-sessions'?)"));
+  EXPECT_TRUE(has_diagnostic(diags,
+                             "t.cfg:6: error: 'on-marked-up' expects 'shutdown-backup-sessions' "
+                             "but got 'shutdown-sessions'"));
+}
+
+TEST(HaproxyServer, RejectsBadHealthReactionValues) {
+  Diagnostics diags;
+  haproxy(lines({"listen imap", "bind :143", "server s1 10.0.0.1:143 slowstart 1min",
+                 "server s2 10.0.0.1:143 error-limit ten", "server s3 10.0.0.1:143 slowstart 25d",
+                 "server s4 10.0.0.1:143 error-limit"}),
+          diags);
+  EXPECT_TRUE(has_diagnostic(diags, "t.cfg:3: error: 'slowstart': unknown time unit 'min'"));
+  EXPECT_TRUE(
+      has_diagnostic(diags, "t.cfg:4: error: 'error-limit': 'ten' is not a non-negative integer"));
+  EXPECT_TRUE(has_diagnostic(diags, "t.cfg:5: error: 'slowstart': timer overflow in '25d'"));
+  EXPECT_TRUE(
+      has_diagnostic(diags, "t.cfg:6: error: 'server' option 'error-limit' expects an argument"));
+}
+
 TEST(HaproxyServer, SuggestsForAnUnknownOption) {
   Diagnostics diags;
   haproxy(lines({"listen imap", "bind :143", "server s1 10.0.0.1:143 chek"}), diags);
@@ -701,9 +797,9 @@ TEST(HaproxyOptions, FallsBackFromHttplogWithAWarning) {
 
 TEST(HaproxyOptions, RejectsProtocolChecksWithAHint) {
   Diagnostics diags;
-  haproxy(listen_with({"option smtpchk HELO postern"}), diags);
+  haproxy(listen_with({"option ldap-check"}), diags);
   EXPECT_TRUE(has_diagnostic(diags,
-                             "t.cfg:3: error: 'option smtpchk' is not supported by "
+                             "t.cfg:3: error: 'option ldap-check' is not supported by "
                              "Postern (use 'option tcp-check' with 'tcp-check' rules)"));
 }
 
@@ -712,6 +808,212 @@ TEST(HaproxyOptions, SuggestsForAnUnknownOption) {
   haproxy(listen_with({"option redispach"}), diags);
   EXPECT_TRUE(has_diagnostic(
       diags, "t.cfg:3: error: unknown option 'redispach' (did you mean 'redispatch'?)"));
+}
+
+// --- check options: tcp-check, smtpchk, mail-check ----------------------------------------
+
+TEST(HaproxyCheckOptions, SmtpchkAloneIsHaproxysHeloLocalhost) {
+  Diagnostics diags;
+  const Config c = haproxy(listen_with({"option smtpchk"}), diags);
+  EXPECT_TRUE(clean(diags));
+  const Listener& l = c.listeners.at(0);
+  EXPECT_EQ(l.check_type, CheckType::kSmtp);
+  EXPECT_EQ(l.smtpchk_verb, "");  // the model's "HELO localhost"
+  EXPECT_EQ(l.smtpchk_domain, "");
+}
+
+TEST(HaproxyCheckOptions, SmtpchkTakesHeloOrEhloAndADomain) {
+  for (const char* verb : {"HELO", "EHLO"}) {
+    Diagnostics diags;
+    const Config c =
+        haproxy(listen_with({std::string("option smtpchk ") + verb + " lb.example.org"}), diags);
+    EXPECT_TRUE(clean(diags));
+    const Listener& l = c.listeners.at(0);
+    EXPECT_EQ(l.check_type, CheckType::kSmtp);
+    EXPECT_EQ(l.smtpchk_verb, verb);
+    EXPECT_EQ(l.smtpchk_domain, "lb.example.org");
+  }
+}
+
+// HAProxy sends `HELO localhost` for any of these without a word; Postern says so and refuses.
+TEST(HaproxyCheckOptions, SmtpchkRefusesAnotherVerbWithAHint) {
+  Diagnostics diags;
+  haproxy(listen_with({"option smtpchk ehlo lb.example.org"}), diags);
+  EXPECT_TRUE(has_diagnostic(diags,
+                             "t.cfg:3: error: 'option smtpchk': unknown verb 'ehlo' (HAProxy "
+                             "would send 'HELO localhost' instead) (did you mean 'EHLO'?)"));
+  Diagnostics other;
+  haproxy(listen_with({"option smtpchk LHLO lb.example.org"}), other);
+  EXPECT_TRUE(has_diagnostic(other,
+                             "t.cfg:3: error: 'option smtpchk': unknown verb 'LHLO' (HAProxy "
+                             "would send 'HELO localhost' instead) (use 'HELO <domain>' or "
+                             "'EHLO <domain>')"));
+}
+
+TEST(HaproxyCheckOptions, SmtpchkRequiresADomainAfterTheVerb) {
+  Diagnostics diags;
+  const Config c = haproxy(listen_with({"option smtpchk EHLO"}), diags);
+  EXPECT_TRUE(has_diagnostic(diags,
+                             "t.cfg:3: error: 'option smtpchk EHLO' expects a domain (HAProxy "
+                             "would send 'HELO localhost' instead)"));
+  EXPECT_EQ(c.listeners.at(0).check_type, CheckType::kConnect);
+}
+
+// The domain ends up on the check's command line: a CR LF in it would send a second command.
+TEST(HaproxyCheckOptions, SmtpchkRefusesADomainThatIsNotOneWord) {
+  Diagnostics diags;
+  haproxy(listen_with(
+              {"option smtpchk EHLO \"lb example\"", "option smtpchk EHLO \"lb\\r\\nVRFY root\""}),
+          diags);
+  EXPECT_TRUE(has_diagnostic(diags,
+                             "t.cfg:3: error: 'option smtpchk EHLO': the domain 'lb example' "
+                             "must be one word without spaces or control characters"));
+  EXPECT_TRUE(has_diagnostic(diags,
+                             "t.cfg:4: error: 'option smtpchk EHLO': the domain "
+                             "'lb\r\nVRFY root' must be one word"));
+}
+
+TEST(HaproxyCheckOptions, SmtpchkTakesAtMostTwoArguments) {
+  Diagnostics diags;
+  haproxy(listen_with({"option smtpchk EHLO a.example b.example"}), diags);
+  EXPECT_TRUE(has_diagnostic(
+      diags, "t.cfg:3: error: 'option smtpchk': unexpected extra argument 'b.example'"));
+}
+
+TEST(HaproxyCheckOptions, MailCheckTakesAProtocolOrReadsThePort) {
+  const std::pair<const char*, MailProtocol> cases[] = {
+      {"option mail-check", MailProtocol::kAuto},
+      {"option mail-check imap", MailProtocol::kImap},
+      {"option mail-check pop3", MailProtocol::kPop3},
+      {"option mail-check lmtp", MailProtocol::kLmtp},
+      {"option mail-check smtp", MailProtocol::kSmtp},
+      {"option mail-check sieve", MailProtocol::kSieve},
+      {"option mail-check managesieve", MailProtocol::kSieve},
+  };
+  for (const auto& [line, protocol] : cases) {
+    Diagnostics diags;
+    const Config c = haproxy(listen_with({line}), diags);
+    EXPECT_TRUE(clean(diags)) << line;
+    EXPECT_EQ(c.listeners.at(0).check_type, CheckType::kMail) << line;
+    EXPECT_EQ(c.listeners.at(0).mail_protocol, protocol) << line;
+  }
+}
+
+TEST(HaproxyCheckOptions, MailCheckSuggestsForAnUnknownProtocol) {
+  Diagnostics diags;
+  const Config c = haproxy(listen_with({"option mail-check imap4"}), diags);
+  EXPECT_TRUE(has_diagnostic(diags,
+                             "t.cfg:3: error: 'option mail-check': unknown protocol 'imap4' "
+                             "(imap, pop3, lmtp, smtp or sieve) (did you mean 'imap'?)"));
+  EXPECT_EQ(c.listeners.at(0).check_type, CheckType::kConnect);
+}
+
+TEST(HaproxyCheckOptions, MailCheckTakesOneProtocol) {
+  Diagnostics diags;
+  haproxy(listen_with({"option mail-check imap pop3"}), diags);
+  EXPECT_TRUE(has_diagnostic(
+      diags, "t.cfg:3: error: 'option mail-check': unexpected extra argument 'pop3'"));
+}
+
+// As HAProxy's `option *chk`: the last one wins and takes nothing of the earlier ones along.
+TEST(HaproxyCheckOptions, TheLastCheckOptionWins) {
+  Diagnostics diags;
+  const Config c =
+      haproxy(listen_with({"option smtpchk EHLO lb.example.org", "option mail-check pop3",
+                           "tcp-check connect", "option tcp-check"}),
+              diags);
+  EXPECT_TRUE(clean(diags));
+  const Listener& l = c.listeners.at(0);
+  EXPECT_EQ(l.check_type, CheckType::kTcpCheck);
+  EXPECT_EQ(l.smtpchk_verb, "");
+  EXPECT_EQ(l.smtpchk_domain, "");
+  EXPECT_EQ(l.mail_protocol, MailProtocol::kAuto);
+  EXPECT_EQ(l.tcp_check_rules.size(), 1U);
+
+  Diagnostics diags2;
+  const Config c2 = haproxy(
+      listen_with({"option tcp-check", "tcp-check connect", "option smtpchk HELO a.example"}),
+      diags2);
+  EXPECT_TRUE(clean(diags2));
+  EXPECT_EQ(c2.listeners.at(0).check_type, CheckType::kSmtp);
+  EXPECT_EQ(c2.listeners.at(0).smtpchk_domain, "a.example");
+  EXPECT_EQ(c2.listeners.at(0).tcp_check_rules.size(), 1U);  // kept, unused
+}
+
+// `no option X` cancels X only when X is the check in force (HAProxy's rule for its HTTP modes).
+TEST(HaproxyCheckOptions, NoOptionCancelsOnlyTheCheckInForce) {
+  Diagnostics diags;
+  const Config c = haproxy(
+      listen_with({"option smtpchk EHLO a.example", "no option mail-check", "no option tcp-check"}),
+      diags);
+  EXPECT_TRUE(clean(diags));
+  EXPECT_EQ(c.listeners.at(0).check_type, CheckType::kSmtp);
+  EXPECT_EQ(c.listeners.at(0).smtpchk_verb, "EHLO");
+
+  for (const char* option : {"smtpchk", "mail-check", "tcp-check"}) {
+    Diagnostics each;
+    const Config cancelled = haproxy(
+        listen_with({std::string("option ") + option, std::string("no option ") + option}), each);
+    EXPECT_TRUE(clean(each)) << option;
+    EXPECT_EQ(cancelled.listeners.at(0).check_type, CheckType::kConnect) << option;
+  }
+}
+
+TEST(HaproxyCheckOptions, NoOptionTakesNoArgument) {
+  Diagnostics diags;
+  haproxy(listen_with({"no option smtpchk EHLO a.example"}), diags);
+  EXPECT_TRUE(has_diagnostic(
+      diags, "t.cfg:3: error: 'no option smtpchk': unexpected extra argument 'EHLO'"));
+}
+
+TEST(HaproxyCheckOptions, DefaultsCarryTheCheckAndAProxyReplacesIt) {
+  Diagnostics diags;
+  const Config c = haproxy(lines({"defaults", "option smtpchk EHLO lb.example.org", "listen smtp",
+                                  "bind :25", "server s 10.0.0.1:25", "listen pop3", "bind :110",
+                                  "option mail-check", "server s 10.0.0.1:110", "listen lmtp",
+                                  "bind :24", "no option smtpchk", "server s 10.0.0.1:24"}),
+                           diags);
+  EXPECT_TRUE(clean(diags));
+  ASSERT_EQ(c.listeners.size(), 3U);
+  EXPECT_EQ(c.listeners[0].check_type, CheckType::kSmtp);
+  EXPECT_EQ(c.listeners[0].smtpchk_verb, "EHLO");
+  EXPECT_EQ(c.listeners[0].smtpchk_domain, "lb.example.org");
+  EXPECT_EQ(c.listeners[1].check_type, CheckType::kMail);
+  EXPECT_EQ(c.listeners[1].smtpchk_verb, "");
+  EXPECT_EQ(c.listeners[2].check_type, CheckType::kConnect);
+}
+
+TEST(HaproxyCheckOptions, AFrontendTakesTheCheckOfItsBackend) {
+  Diagnostics diags;
+  const Config c =
+      haproxy(lines({"defaults", "option mail-check imap", "frontend fe", "bind :587",
+                     "default_backend be", "backend be", "option smtpchk EHLO lb.example.org",
+                     "server s 10.0.0.1:587 check", "frontend fe2", "bind :143",
+                     "default_backend be2", "backend be2", "server s 10.0.0.1:143 check"}),
+              diags);
+  EXPECT_TRUE(clean(diags));
+  ASSERT_EQ(c.listeners.size(), 2U);
+  EXPECT_EQ(c.listeners[0].check_type, CheckType::kSmtp);
+  EXPECT_EQ(c.listeners[0].smtpchk_verb, "EHLO");
+  EXPECT_EQ(c.listeners[0].smtpchk_domain, "lb.example.org");
+  EXPECT_EQ(c.listeners[1].check_type, CheckType::kMail);  // the backend's, from defaults
+  EXPECT_EQ(c.listeners[1].mail_protocol, MailProtocol::kImap);
+}
+
+TEST(HaproxyCheckOptions, AreBackendOptions) {
+  Diagnostics diags;
+  const Config c =
+      haproxy(lines({"frontend fe", "bind :25", "option smtpchk", "option mail-check smtp",
+                     "default_backend be", "backend be", "server s 10.0.0.1:25"}),
+              diags);
+  EXPECT_TRUE(has_diagnostic(diags,
+                             "t.cfg:3: warning: 'option smtpchk' ignored because frontend "
+                             "'fe' has no backend capability"));
+  EXPECT_TRUE(has_diagnostic(diags,
+                             "t.cfg:4: warning: 'option mail-check' ignored because frontend "
+                             "'fe' has no backend capability"));
+  EXPECT_FALSE(diags.has_errors());
+  EXPECT_EQ(c.listeners.at(0).check_type, CheckType::kConnect);
 }
 
 // --- tcp-check ---------------------------------------------------------------------------
@@ -798,6 +1100,20 @@ TEST(HaproxyTcpCheck, SuggestsForAnUnknownAction) {
   haproxy(listen_with({"tcp-check conect"}), diags);
   EXPECT_TRUE(has_diagnostic(
       diags, "t.cfg:3: error: unknown 'tcp-check' action 'conect' (did you mean 'connect'?)"));
+}
+
+// Postern closes every check with FIN, which is what HAProxy's `linger` asks for.
+TEST(HaproxyTcpCheck, KeepsLingerOnConnect) {
+  Diagnostics diags;
+  const Config c = haproxy(
+      listen_with({"option tcp-check", "tcp-check connect port 25 linger", "tcp-check connect"}),
+      diags);
+  EXPECT_TRUE(clean(diags));
+  const auto& r = c.listeners.at(0).tcp_check_rules;
+  ASSERT_EQ(r.size(), 2U);
+  EXPECT_TRUE(r[0].linger);
+  EXPECT_EQ(r[0].port, 25);
+  EXPECT_FALSE(r[1].linger);
 }
 
 TEST(HaproxyTcpCheck, RejectsTlsOnConnect) {

@@ -209,11 +209,119 @@ TEST(Validate, WarnsAboutTcpCheckRulesWithoutTheOption) {
       lacks(check_cfg(listen_with({"option tcp-check", "tcp-check connect"})), "tcp-check"));
 }
 
+// The last check option wins; rules written for tcp-check are then kept aside, unused.
+TEST(Validate, WarnsAboutTcpCheckRulesUnderAnotherCheckType) {
+  EXPECT_TRUE(has_diagnostic(
+      check_cfg(listen_with({"option tcp-check", "tcp-check connect", "option smtpchk"})),
+      "t.cfg:9: warning: listener 'imap': tcp-check rules are unused with 'option smtpchk' (the "
+      "last check option of a section wins; only 'option tcp-check' runs the rules)"));
+  EXPECT_TRUE(
+      has_diagnostic(check_cfg(listen_with({"option mail-check imap", "tcp-check connect"})),
+                     "t.cfg:9: warning: listener 'imap': tcp-check rules are unused with 'option "
+                     "mail-check'"));
+  EXPECT_TRUE(
+      lacks(check_cfg(listen_with({"option smtpchk", "tcp-check connect", "option tcp-check"})),
+            "unused"));
+}
+
 TEST(Validate, RejectsTcpCheckPortZero) {
   EXPECT_TRUE(
       has_diagnostic(check_cfg(listen_with({"option tcp-check", "tcp-check connect port 0"})),
                      "t.cfg:9: error: listener 'imap': 'tcp-check connect' port must be "
                      "between 1 and 65535"));
+}
+
+// --- health reactions and mail-check -------------------------------------------------------
+
+// `option mail-check` alone names the protocol by the check port: 143 imap, 110 pop3, 24 lmtp,
+// 25/465/587 smtp, 4190 sieve.
+TEST(ValidateChecks, RejectsAMailCheckPortOfNoKnownProtocol) {
+  EXPECT_TRUE(has_diagnostic(
+      check_cfg(listen_with({"option mail-check", "server s2 10.0.0.2:1143 check"})),
+      "t.cfg:9: error: listener 'imap': server 's2': 'option mail-check' cannot tell the "
+      "protocol of check port 1143 (known ports: 143 imap, 110 pop3, 24 lmtp, 25/465/587 smtp, "
+      "4190 sieve) (name it, as 'option mail-check imap', or set the server's check 'port')"));
+  EXPECT_TRUE(has_diagnostic(
+      check_cfg(listen_with({"option mail-check", "server s2 10.0.0.2:143 check port 8143"})),
+      "t.cfg:9: error: listener 'imap': server 's2': 'option mail-check' cannot tell the "
+      "protocol of check port 8143"));
+}
+
+TEST(ValidateChecks, AcceptsAMailCheckPortItKnowsOrAProtocolNamed) {
+  for (const char* server : {"server s2 10.0.0.2:143 check", "server s2 10.0.0.2:110 check",
+                             "server s2 10.0.0.2:24 check", "server s2 10.0.0.2:25 check",
+                             "server s2 10.0.0.2:465 check", "server s2 10.0.0.2:587 check",
+                             "server s2 10.0.0.2:4190 check",
+                             "server s2 10.0.0.2:1143 check port 143", "server s2 10.0.0.2:1143"}) {
+    EXPECT_TRUE(lacks(check_cfg(listen_with({"option mail-check", server})), "mail-check"))
+        << server;
+  }
+  EXPECT_TRUE(
+      lacks(check_cfg(listen_with({"option mail-check imap", "server s2 10.0.0.2:1143 check"})),
+            "mail-check"));
+  EXPECT_TRUE(lacks(check_cfg(listen_with({"server s2 10.0.0.2:1143 check"})), "mail-check"));
+}
+
+TEST(ValidateChecks, RejectsAMailCheckPortOfNoKnownProtocolInYaml) {
+  const Diagnostics d = check_yaml(lines(
+      {"listeners:", "  - name: imap", "    binds: [\":143\"]", "    check: {type: mail-check}",
+       "    servers: [{name: s, address: 10.0.0.1:1143, check: true}]"}));
+  EXPECT_TRUE(has_diagnostic(d,
+                             "t.yaml:5:15: error: listener 'imap': server 's': 'option "
+                             "mail-check' cannot tell the protocol of check port 1143"));
+  EXPECT_TRUE(lacks(check_yaml(lines({"listeners:", "  - name: imap", "    binds: [\":143\"]",
+                                      "    check: {type: mail-check, mail_protocol: imap}",
+                                      "    servers: [{name: s, address: 10.0.0.1:1143, check: "
+                                      "true}]"})),
+                    "mail-check"));
+}
+
+// HAProxy: "error-limit has to be > 0".
+TEST(ValidateChecks, RejectsErrorLimitZero) {
+  EXPECT_TRUE(has_diagnostic(
+      check_cfg(listen_with({"server s2 10.0.0.2:143 check observe layer4 error-limit 0"})),
+      "t.cfg:8: error: listener 'imap': server 's2': 'error-limit' must be at least 1"));
+  EXPECT_TRUE(
+      lacks(check_cfg(listen_with({"server s2 10.0.0.2:143 check observe layer4 error-limit 1"})),
+            "error-limit"));
+  EXPECT_TRUE(has_diagnostic(
+      check_yaml(lines({"listeners:", "  - name: a", "    binds: [\":143\"]", "    servers:",
+                        "      - {name: s, address: 10.0.0.1:143, check: true, observe: layer4, "
+                        "error_limit: 0}"})),
+      "t.yaml:5:9: error: listener 'a': server 's': 'error-limit' must be at least 1"));
+}
+
+// HAProxy accepts these and they do nothing there either: observing needs the check
+// (health_adjust() returns without one), and on-error/error-limit act on what is observed.
+TEST(ValidateChecks, WarnsAboutObserveWithoutCheck) {
+  const Diagnostics d = check_cfg(listen_with({"server s2 10.0.0.2:143 observe layer4"}));
+  EXPECT_TRUE(has_diagnostic(
+      d,
+      "t.cfg:8: warning: listener 'imap': server 's2': 'observe layer4' has no effect "
+      "without 'check'"));
+  EXPECT_FALSE(d.has_errors());
+  EXPECT_TRUE(
+      lacks(check_cfg(listen_with({"server s2 10.0.0.2:143 check observe layer4"})), "no effect"));
+}
+
+TEST(ValidateChecks, WarnsAboutOnErrorWithoutObserve) {
+  EXPECT_TRUE(has_diagnostic(
+      check_cfg(listen_with({"server s2 10.0.0.2:143 check on-error mark-down"})),
+      "t.cfg:8: warning: listener 'imap': server 's2': 'on-error' has no effect without "
+      "'observe layer4'"));
+  EXPECT_TRUE(has_diagnostic(
+      check_cfg(listen_with({"server s2 10.0.0.2:143 check on-error mark-down error-limit 2"})),
+      "t.cfg:8: warning: listener 'imap': server 's2': 'on-error' and 'error-limit' have no "
+      "effect without 'observe layer4'"));
+  EXPECT_TRUE(has_diagnostic(check_cfg(listen_with({"server s2 10.0.0.2:143 error-limit 2"})),
+                             "'error-limit' has no effect without 'observe layer4'"));
+  EXPECT_TRUE(lacks(check_cfg(listen_with({"server s2 10.0.0.2:143 check observe layer4 on-error "
+                                           "mark-down error-limit 2"})),
+                    "no effect"));
+  // The built-in values written out change nothing, so they are not worth a word.
+  EXPECT_TRUE(lacks(
+      check_cfg(listen_with({"server s2 10.0.0.2:143 check on-error fail-check error-limit 10"})),
+      "no effect"));
 }
 
 // --- dataplane ---------------------------------------------------------------------------

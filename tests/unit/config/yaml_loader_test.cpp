@@ -39,30 +39,32 @@ const std::string kFullSchema = lines({
     "    maxconn: 10000",                                                            // 22
     "    redispatch: true",                                                          // 23
     "    dontlognull: true",                                                         // 24
-    "    tcp_check:",                                                                // 25
-    "      enabled: true",                                                           // 26
+    "    check:",                                                                    // 25
+    "      type: tcp-check",                                                         // 26
     "      rules:",                                                                  // 27
-    "        - {action: connect, port: 143, send_proxy: true}",                      // 28
+    "        - {action: connect, port: 143, send_proxy: true, linger: true}",        // 28
     "        - {action: expect, match: string, pattern: \"* OK\"}",                  // 29
     "        - {action: send, data: \"a1 LOGOUT\\r\\n\"}",                           // 30
     "        - {action: send_binary, data: 0D0A}",                                   // 31
     "        - {action: expect, match: rstring, pattern: \"^-ERR\", negate: true}",  // 32
     "    servers:",                                                                  // 33
-    "      - {name: s1, address: 10.0.0.1:143, weight: 10}",                         // 34
-    "      - name: s2",                                                              // 35
-    "        address: 10.0.0.2",                                                     // 36
-    "        check: false",                                                          // 37
-    "        fastinter: 1s",                                                         // 38
-    "        downinter: 10s",                                                        // 39
-    "        rise: 3",                                                               // 40
-    "        fall: 4",                                                               // 41
-    "        check_send_proxy: true",                                                // 42
-    "        backup: true",                                                          // 43
-    "        disabled: true",                                                        // 44
-    "        maxconn: 100",                                                          // 45
-    "        check_port: 1143",                                                      // 46
-    "        check_addr: 10.0.1.2",                                                  // 47
-    "dataplane:",                                                                    // 48
+    "      - {name: s1, address: 10.0.0.1:143, weight: 10, slowstart: 30s, observe: layer4,"
+    " error_limit: 5, on_error: sudden-death, on_marked_down: shutdown-sessions,"
+    " on_marked_up: shutdown-backup-sessions}",  // 34
+    "      - name: s2",                          // 35
+    "        address: 10.0.0.2",                 // 36
+    "        check: false",                      // 37
+    "        fastinter: 1s",                     // 38
+    "        downinter: 10s",                    // 39
+    "        rise: 3",                           // 40
+    "        fall: 4",                           // 41
+    "        check_send_proxy: true",            // 42
+    "        backup: true",                      // 43
+    "        disabled: true",                    // 44
+    "        maxconn: 100",                      // 45
+    "        check_port: 1143",                  // 46
+    "        check_addr: 10.0.1.2",              // 47
+    "dataplane:",                                // 48
     "  eal: [\"-l\", \"0-1\", \"--no-huge\", \"-m\", \"512\", \"--no-shconf\", \"--no-pci\"]",
     "  workers: 1",
     "  flows: 262144",
@@ -122,6 +124,7 @@ TEST(YamlLoader, ReadsTheWholeSchema) {
   ASSERT_EQ(l.tcp_check_rules.size(), 5U);
   EXPECT_EQ(l.tcp_check_rules[0].port, 143);
   EXPECT_TRUE(l.tcp_check_rules[0].send_proxy);
+  EXPECT_TRUE(l.tcp_check_rules[0].linger);
   EXPECT_EQ(l.tcp_check_rules[1].data, "* OK");
   EXPECT_EQ(l.tcp_check_rules[2].data, "a1 LOGOUT\r\n");
   EXPECT_EQ(l.tcp_check_rules[3].kind, TcpCheckRule::Kind::kSendBinary);
@@ -135,6 +138,12 @@ TEST(YamlLoader, ReadsTheWholeSchema) {
   EXPECT_TRUE(s1.check);  // default_server
   EXPECT_TRUE(s1.send_proxy_v2);
   EXPECT_EQ(s1.inter, 3000);
+  EXPECT_EQ(s1.slowstart, 30000);
+  EXPECT_TRUE(s1.observe_layer4);
+  EXPECT_EQ(s1.error_limit, 5U);
+  EXPECT_EQ(s1.on_error, OnError::kSuddenDeath);
+  EXPECT_TRUE(s1.shutdown_sessions_on_down);
+  EXPECT_TRUE(s1.shutdown_backup_sessions_on_up);
   const Server& s2 = l.servers[1];
   EXPECT_EQ(s2.endpoint, endpoint("10.0.0.2:143"));  // the bind port
   EXPECT_FALSE(s2.check);
@@ -149,6 +158,12 @@ TEST(YamlLoader, ReadsTheWholeSchema) {
   EXPECT_EQ(s2.check_port, 1143);
   EXPECT_EQ(s2.check_addr, ip("10.0.1.2"));
   EXPECT_EQ(s2.origin.line, 35);
+  EXPECT_FALSE(s2.slowstart);  // the built-in values
+  EXPECT_FALSE(s2.observe_layer4);
+  EXPECT_EQ(s2.error_limit, 10U);
+  EXPECT_EQ(s2.on_error, OnError::kFailCheck);
+  EXPECT_FALSE(s2.shutdown_sessions_on_down);
+  EXPECT_FALSE(s2.shutdown_backup_sessions_on_up);
 
   ASSERT_TRUE(c.dataplane);
   const Dataplane& d = *c.dataplane;
@@ -191,7 +206,7 @@ TEST(YamlLoader, RejectsAnUnknownKeyWithPositionAndSuggestion) {
 
 TEST(YamlLoader, AnInvalidRstringIsAnErrorAtItsRule) {
   Diagnostics diags;
-  validate(yaml(lines({"listeners:", "  - name: a", "    tcp_check:", "      enabled: true",
+  validate(yaml(lines({"listeners:", "  - name: a", "    check:", "      type: tcp-check",
                        "      rules:",
                        "        - {action: expect, match: rstring, pattern: \"(unclosed\"}"}),
                 diags),
@@ -328,7 +343,7 @@ TEST(YamlLoader, RejectsAPortlessServerWhenBindsHaveSeveralPorts) {
 TEST(YamlLoader, RejectsRuleKeysForAnotherAction) {
   Diagnostics diags;
   yaml(lines({"listeners:", "  - name: a",
-              "    tcp_check:", "      rules:", "        - {action: send, data: x, port: 1}"}),
+              "    check:", "      rules:", "        - {action: send, data: x, port: 1}"}),
        diags);
   EXPECT_TRUE(has_diagnostic(diags,
                              "t.yaml:5:41: error: 'port' does not apply to a 'send' "
@@ -338,10 +353,214 @@ TEST(YamlLoader, RejectsRuleKeysForAnotherAction) {
 TEST(YamlLoader, SuggestsForAnUnknownRuleAction) {
   Diagnostics diags;
   yaml(lines({"listeners:", "  - name: a",
-              "    tcp_check:", "      rules:", "        - {action: sned, data: x}"}),
+              "    check:", "      rules:", "        - {action: sned, data: x}"}),
        diags);
   EXPECT_TRUE(has_diagnostic(
-      diags, "t.yaml:5:20: error: unknown tcp_check action 'sned' (did you mean 'send'?)"));
+      diags, "t.yaml:5:20: error: unknown tcp-check action 'sned' (did you mean 'send'?)"));
+}
+
+// --- check ---------------------------------------------------------------------------------
+
+// A listener of `check: {...}` with `servers` after it; the mapping's lines start at line 4.
+std::string listener_check(std::initializer_list<std::string_view> check) {
+  std::string text = "listeners:\n  - name: a\n    check:\n";
+  for (std::string_view line : check) {
+    text += "      ";
+    text.append(line);
+    text.push_back('\n');
+  }
+  return text;
+}
+
+TEST(YamlCheck, ReadsEachCheckType) {
+  const std::pair<const char*, CheckType> cases[] = {
+      {"type: connect", CheckType::kConnect},
+      {"type: tcp-check", CheckType::kTcpCheck},
+      {"type: smtpchk", CheckType::kSmtp},
+      {"type: mail-check", CheckType::kMail},
+  };
+  for (const auto& [line, type] : cases) {
+    Diagnostics diags;
+    const Config c = yaml(listener_check({line}), diags);
+    EXPECT_TRUE(clean(diags)) << line;
+    EXPECT_EQ(c.listeners.at(0).check_type, type) << line;
+  }
+}
+
+TEST(YamlCheck, ReadsTheSmtpchkGreeting) {
+  Diagnostics diags;
+  const Config c = yaml(
+      listener_check({"type: smtpchk", "smtpchk: {verb: EHLO, domain: lb.example.org}"}), diags);
+  EXPECT_TRUE(clean(diags));
+  EXPECT_EQ(c.listeners.at(0).smtpchk_verb, "EHLO");
+  EXPECT_EQ(c.listeners.at(0).smtpchk_domain, "lb.example.org");
+}
+
+TEST(YamlCheck, ReadsTheMailProtocol) {
+  const std::pair<const char*, MailProtocol> cases[] = {
+      {"mail_protocol: auto", MailProtocol::kAuto},
+      {"mail_protocol: imap", MailProtocol::kImap},
+      {"mail_protocol: pop3", MailProtocol::kPop3},
+      {"mail_protocol: lmtp", MailProtocol::kLmtp},
+      {"mail_protocol: smtp", MailProtocol::kSmtp},
+      {"mail_protocol: sieve", MailProtocol::kSieve},
+      {"mail_protocol: managesieve", MailProtocol::kSieve},
+  };
+  for (const auto& [line, protocol] : cases) {
+    Diagnostics diags;
+    const Config c = yaml(listener_check({"type: mail-check", line}), diags);
+    EXPECT_TRUE(clean(diags)) << line;
+    EXPECT_EQ(c.listeners.at(0).mail_protocol, protocol) << line;
+  }
+}
+
+TEST(YamlCheck, SuggestsForAnUnknownTypeOrProtocol) {
+  Diagnostics diags;
+  yaml(listener_check({"type: smtpcheck"}), diags);
+  EXPECT_TRUE(has_diagnostic(diags,
+                             "t.yaml:4:13: error: unknown check type 'smtpcheck' (connect, "
+                             "tcp-check, smtpchk or mail-check) (did you mean 'smtpchk'?)"));
+  Diagnostics protocol;
+  yaml(listener_check({"type: mail-check", "mail_protocol: pop"}), protocol);
+  EXPECT_TRUE(has_diagnostic(protocol,
+                             "t.yaml:5:22: error: unknown mail protocol 'pop' (auto, imap, pop3, "
+                             "lmtp, smtp or sieve) (did you mean 'pop3'?)"));
+}
+
+// Settings of one type under another would be kept and never used.
+TEST(YamlCheck, RefusesSettingsOfAnotherType) {
+  Diagnostics diags;
+  yaml(listener_check(
+           {"type: tcp-check", "smtpchk: {verb: EHLO, domain: a.example}", "mail_protocol: imap"}),
+       diags);
+  EXPECT_TRUE(has_diagnostic(diags,
+                             "t.yaml:5:16: error: 'smtpchk' applies only to 'type: smtpchk' "
+                             "(this check is 'tcp-check')"));
+  EXPECT_TRUE(has_diagnostic(diags,
+                             "t.yaml:6:22: error: 'mail_protocol' applies only to 'type: "
+                             "mail-check' (this check is 'tcp-check')"));
+  Diagnostics untyped;
+  yaml(listener_check({"mail_protocol: imap"}), untyped);
+  EXPECT_TRUE(has_diagnostic(untyped, "(this check is 'connect')"));
+}
+
+TEST(YamlCheck, RequiresAWholeSmtpchkGreeting) {
+  Diagnostics diags;
+  yaml(listener_check({"type: smtpchk", "smtpchk: {verb: EHLO}"}), diags);
+  EXPECT_TRUE(
+      has_diagnostic(diags, "t.yaml:5:16: error: 'smtpchk' needs both 'verb' and 'domain'"));
+  Diagnostics verb;
+  yaml(listener_check({"type: smtpchk", "smtpchk: {verb: ehlo, domain: a.example}"}), verb);
+  EXPECT_TRUE(has_diagnostic(verb, "t.yaml:5:23: error: 'verb' must be HELO or EHLO, not 'ehlo'"));
+  Diagnostics domain;
+  yaml(listener_check({"type: smtpchk", "smtpchk: {verb: EHLO, domain: \"a\\r\\nQUIT\"}"}), domain);
+  EXPECT_TRUE(has_diagnostic(domain, "must be one word without spaces or control characters"));
+  EXPECT_TRUE(has_diagnostic(domain, "t.yaml:5:37: error: 'domain' "));
+}
+
+// Naming the type starts its settings over, as an `option` line does in haproxy.cfg; a
+// listener that leaves `type` out keeps the defaults' type and settings.
+TEST(YamlCheck, DefaultsCarryTheCheckAndATypeStartsItOver) {
+  Diagnostics diags;
+  const Config c =
+      yaml(lines({"defaults:",
+                  "  check: {type: smtpchk, smtpchk: {verb: EHLO, domain: a.example}, rules: "
+                  "[{action: connect}]}",
+                  "listeners:", "  - {name: keeps}", "  - {name: retyped, check: {type: smtpchk}}",
+                  "  - {name: mail, check: {type: mail-check, mail_protocol: lmtp}}",
+                  "  - {name: rules, check: {rules: []}}"}),
+           diags);
+  EXPECT_TRUE(clean(diags));
+  ASSERT_EQ(c.listeners.size(), 4U);
+  EXPECT_EQ(c.listeners[0].check_type, CheckType::kSmtp);
+  EXPECT_EQ(c.listeners[0].smtpchk_domain, "a.example");
+  EXPECT_EQ(c.listeners[0].tcp_check_rules.size(), 1U);
+  EXPECT_EQ(c.listeners[1].check_type, CheckType::kSmtp);
+  EXPECT_EQ(c.listeners[1].smtpchk_verb, "");  // HELO localhost again
+  EXPECT_EQ(c.listeners[1].tcp_check_rules.size(), 1U);
+  EXPECT_EQ(c.listeners[2].check_type, CheckType::kMail);
+  EXPECT_EQ(c.listeners[2].smtpchk_verb, "");
+  EXPECT_EQ(c.listeners[2].mail_protocol, MailProtocol::kLmtp);
+  EXPECT_EQ(c.listeners[3].check_type, CheckType::kSmtp);
+  EXPECT_TRUE(c.listeners[3].tcp_check_rules.empty());
+}
+
+TEST(YamlCheck, SaysWhereTheOldTcpCheckKeyWent) {
+  Diagnostics diags;
+  yaml(lines({"listeners:", "  - name: a", "    tcp_check: {enabled: true}"}), diags);
+  EXPECT_TRUE(has_diagnostic(diags,
+                             "t.yaml:3:16: error: 'tcp_check' is now 'check' (write 'check: "
+                             "{type: tcp-check, rules: [...]}' ('enabled: false' is 'type: "
+                             "connect'))"));
+}
+
+TEST(YamlCheck, RejectsUnknownKeys) {
+  Diagnostics diags;
+  yaml(listener_check({"typ: smtpchk"}), diags);
+  EXPECT_TRUE(has_diagnostic(
+      diags, "t.yaml:4:7: error: unknown key 'typ' in 'check' (did you mean 'type'?)"));
+  Diagnostics smtpchk;
+  yaml(listener_check({"type: smtpchk", "smtpchk: {verb: EHLO, domian: a.example}"}), smtpchk);
+  EXPECT_TRUE(has_diagnostic(
+      smtpchk, "t.yaml:5:29: error: unknown key 'domian' in 'smtpchk' (did you mean 'domain'?)"));
+}
+
+TEST(YamlCheck, LingerIsAConnectKey) {
+  Diagnostics diags;
+  yaml(listener_check({"rules:", "  - {action: send, data: x, linger: true}"}), diags);
+  EXPECT_TRUE(
+      has_diagnostic(diags, "t.yaml:5:43: error: 'linger' does not apply to a 'send' rule"));
+}
+
+// --- server health reactions ---------------------------------------------------------------
+
+TEST(YamlServer, TurnsHealthReactionsOffWithNone) {
+  Diagnostics diags;
+  const Config c =
+      yaml(lines({"listeners:", "  - name: a",
+                  "    default_server: {observe: layer4, on_marked_down: shutdown-sessions, "
+                  "on_marked_up: shutdown-backup-sessions, slowstart: 1m}",
+                  "    servers:", "      - {name: s1, address: 10.0.0.1:143}",
+                  "      - {name: s2, address: 10.0.0.2:143, observe: none, on_marked_down: none,"
+                  " on_marked_up: none, slowstart: 0}"}),
+           diags);
+  EXPECT_TRUE(clean(diags));
+  const auto& s = c.listeners.at(0).servers;
+  ASSERT_EQ(s.size(), 2U);
+  EXPECT_TRUE(s[0].observe_layer4);
+  EXPECT_TRUE(s[0].shutdown_sessions_on_down);
+  EXPECT_TRUE(s[0].shutdown_backup_sessions_on_up);
+  EXPECT_EQ(s[0].slowstart, 60000);
+  EXPECT_FALSE(s[1].observe_layer4);
+  EXPECT_FALSE(s[1].shutdown_sessions_on_down);
+  EXPECT_FALSE(s[1].shutdown_backup_sessions_on_up);
+  EXPECT_FALSE(s[1].slowstart);
+}
+
+TEST(YamlServer, RejectsBadHealthReactionWords) {
+  Diagnostics diags;
+  yaml(lines({"listeners:", "  - name: a", "    servers:",
+              "      - {name: s1, observe: layer7}",           // 4
+              "      - {name: s2, observe: layer3}",           // 5
+              "      - {name: s3, on_error: fail}",            // 6
+              "      - {name: s4, on_marked_down: shutdown}",  // 7
+              "      - {name: s5, error_limit: -1}"}),         // 8
+       diags);
+  EXPECT_TRUE(has_diagnostic(diags,
+                             "t.yaml:4:29: error: 'observe: layer7' is not supported: Postern "
+                             "splices TCP and never reads the server's responses (use "
+                             "'layer4')"));
+  EXPECT_TRUE(has_diagnostic(diags,
+                             "t.yaml:5:29: error: 'observe' expects 'none' or 'layer4' but got "
+                             "'layer3' (did you mean 'layer4'?)"));
+  EXPECT_TRUE(has_diagnostic(diags,
+                             "t.yaml:6:30: error: 'on_error' expects one of 'fastinter', "
+                             "'fail-check', 'sudden-death' or 'mark-down' but got 'fail'"));
+  EXPECT_TRUE(has_diagnostic(diags,
+                             "t.yaml:7:36: error: 'on_marked_down' expects 'shutdown-sessions' "
+                             "or 'none' but got 'shutdown'"));
+  EXPECT_TRUE(has_diagnostic(
+      diags, "t.yaml:8:33: error: 'error_limit': '-1' is not a non-negative integer"));
 }
 
 TEST(YamlLoader, RequiresTheIdentityOfEachItem) {

@@ -39,6 +39,7 @@ Config full_model() {
   connect.kind = TcpCheckRule::Kind::kConnect;
   connect.port = 1143;
   connect.send_proxy = true;
+  connect.linger = true;
   TcpCheckRule send;
   send.kind = TcpCheckRule::Kind::kSend;
   send.data = "a1 LOGIN \"user\" 'pw'\r\n\ttab";
@@ -76,6 +77,12 @@ Config full_model() {
   s1.maxconn = 77;
   s1.check_port = 1143;
   s1.check_addr = ip("10.0.1.1");
+  s1.slowstart = 90000;
+  s1.shutdown_sessions_on_down = true;
+  s1.shutdown_backup_sessions_on_up = true;
+  s1.observe_layer4 = true;
+  s1.error_limit = 3;
+  s1.on_error = OnError::kSuddenDeath;
   Server s2;
   s2.name = "yes";  // a name YAML 1.1 would read as a boolean
   s2.endpoint = endpoint("[2001:db8::2]:143");
@@ -85,6 +92,30 @@ Config full_model() {
   Listener bare;
   bare.name = "123";
   c.listeners.push_back(bare);
+
+  // One listener per other check type, with and without their settings.
+  Listener smtp;
+  smtp.name = "smtp";
+  smtp.check_type = CheckType::kSmtp;
+  smtp.smtpchk_verb = "EHLO";
+  smtp.smtpchk_domain = "lb.example.org";
+  smtp.tcp_check_rules = {connect};  // kept aside, as HAProxy does, and dumped
+  c.listeners.push_back(smtp);
+  Listener helo = smtp;
+  helo.name = "helo";
+  helo.smtpchk_verb.clear();
+  helo.smtpchk_domain.clear();
+  helo.tcp_check_rules.clear();
+  c.listeners.push_back(helo);
+  for (const MailProtocol protocol :
+       {MailProtocol::kAuto, MailProtocol::kImap, MailProtocol::kPop3, MailProtocol::kLmtp,
+        MailProtocol::kSmtp, MailProtocol::kSieve}) {
+    Listener mail;
+    mail.name = "mail" + std::to_string(static_cast<int>(protocol));
+    mail.check_type = CheckType::kMail;
+    mail.mail_protocol = protocol;
+    c.listeners.push_back(mail);
+  }
 
   Dataplane d;
   d.eal = {"-l", "0-1", "--no-huge", "-m", "512", "--no-shconf", "--no-pci"};
@@ -154,6 +185,64 @@ TEST(YamlWriter, PrintsDurationsInTheLargestExactUnit) {
   EXPECT_NE(text.find("client_fin: 1d"), std::string::npos) << text;
   EXPECT_NE(text.find("server_fin: 61s"), std::string::npos) << text;
   EXPECT_NE(text.find("inter: 1500ms"), std::string::npos) << text;
+}
+
+TEST(YamlWriter, PrintsTheCheckOfEachListener) {
+  const std::string text = to_yaml(full_model());
+  EXPECT_NE(text.find("    check:\n      type: tcp-check\n      rules:"), std::string::npos)
+      << text;
+  EXPECT_NE(text.find("    check:\n      type: connect\n"), std::string::npos) << text;
+  EXPECT_NE(text.find("      type: smtpchk\n      smtpchk: {verb: EHLO, domain: lb.example.org}"),
+            std::string::npos)
+      << text;
+  EXPECT_NE(text.find("      type: mail-check\n      mail_protocol: auto\n"), std::string::npos)
+      << text;
+  EXPECT_NE(text.find("mail_protocol: sieve"), std::string::npos) << text;
+  EXPECT_NE(text.find("linger: true"), std::string::npos) << text;
+}
+
+// The health reactions are written when they differ from the built-in values only, so a dump
+// of a configuration that never names them reads as it did before they existed.
+TEST(YamlWriter, LeavesBuiltInHealthReactionsOut) {
+  const std::string text = to_yaml(full_model());
+  for (const char* line : {"slowstart: 90s", "on_marked_down: shutdown-sessions",
+                           "on_marked_up: shutdown-backup-sessions", "observe: layer4",
+                           "error_limit: 3", "on_error: sudden-death"}) {
+    EXPECT_EQ(text.find(line), text.rfind(line)) << line << " once, for s1 only\n" << text;
+    EXPECT_NE(text.find(line), std::string::npos) << line << "\n" << text;
+  }
+  Config plain;
+  Listener l;
+  l.name = "a";
+  Server s;
+  s.name = "s";
+  s.endpoint = endpoint("10.0.0.1:143");
+  l.servers = {s};
+  plain.listeners = {l};
+  const std::string bare = to_yaml(plain);
+  for (const char* key :
+       {"slowstart", "on_marked_down", "on_marked_up", "observe", "error_limit", "on_error"}) {
+    EXPECT_EQ(bare.find(key), std::string::npos) << key << "\n" << bare;
+  }
+}
+
+TEST(YamlWriter, RoundTripsTheHealthSettingsOfAHaproxyFile) {
+  Diagnostics diags;
+  Config c;
+  parse_haproxy(
+      testing::lines({"defaults", "timeout client 1m", "option smtpchk EHLO lb.example.org",
+                      "default-server check observe layer4 on-error mark-down error-limit 4",
+                      "listen smtp", "bind :25", "server s 10.0.0.1 slowstart 20s", "listen sieve",
+                      "bind :4190", "option mail-check managesieve", "tcp-check connect linger",
+                      "server s 10.0.0.1 on-marked-down "
+                      "shutdown-sessions on-marked-up shutdown-backup-sessions"}),
+      "t.cfg", c, diags);
+  ASSERT_TRUE(testing::no_errors(diags));
+  const std::string text = to_yaml(c);
+  Diagnostics back_diags;
+  EXPECT_EQ(reload(text, back_diags), c) << text;
+  EXPECT_TRUE(testing::no_errors(back_diags));
+  EXPECT_EQ(to_yaml(reload(text, back_diags)), text);
 }
 
 TEST(YamlWriter, PrintsTheResolvedModelWithoutDefaults) {

@@ -86,6 +86,27 @@ enum class CheckType : std::uint8_t { kConnect, kTcpCheck, kSmtp, kMail };
 // server's (check) port: 143 IMAP, 110 POP3, 24 LMTP, 25/465/587 SMTP, 4190 ManageSieve.
 enum class MailProtocol : std::uint8_t { kAuto, kImap, kPop3, kLmtp, kSmtp, kSieve };
 
+// The protocol kAuto speaks to a check port (IANA's assignments), or nullopt for a port it
+// cannot tell; the validator refuses a checked server on such a port.
+constexpr std::optional<MailProtocol> mail_protocol_for_port(std::uint16_t port) {
+  switch (port) {
+    case 143:
+      return MailProtocol::kImap;
+    case 110:
+      return MailProtocol::kPop3;
+    case 24:
+      return MailProtocol::kLmtp;
+    case 25:
+    case 465:
+    case 587:
+      return MailProtocol::kSmtp;
+    case 4190:
+      return MailProtocol::kSieve;
+    default:
+      return std::nullopt;
+  }
+}
+
 // `on-error`: what `observe layer4` does once `error-limit` consecutive errors are seen.
 enum class OnError : std::uint8_t { kFastinter, kFailCheck, kSuddenDeath, kMarkDown };
 
