@@ -135,7 +135,7 @@ class Checker {
           who + ": server " + quoted(server.name) +
               ": 'option mail-check' cannot tell the protocol of check port " +
               std::to_string(port) +
-              " (known ports: 143 imap, 110 pop3, 24 lmtp, 25/465/587 smtp, 4190 sieve)",
+              " (known ports: 143 imap, 110 pop3, 24 lmtp, 25/587 smtp, 4190 sieve)",
           "name it, as 'option mail-check imap', or set the server's check 'port'");
   }
 

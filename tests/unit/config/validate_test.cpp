@@ -234,24 +234,27 @@ TEST(Validate, RejectsTcpCheckPortZero) {
 // --- health reactions and mail-check -------------------------------------------------------
 
 // `option mail-check` alone names the protocol by the check port: 143 imap, 110 pop3, 24 lmtp,
-// 25/465/587 smtp, 4190 sieve.
+// 25/587 smtp, 4190 sieve (not the implicit-TLS 465).
 TEST(ValidateChecks, RejectsAMailCheckPortOfNoKnownProtocol) {
   EXPECT_TRUE(has_diagnostic(
       check_cfg(listen_with({"option mail-check", "server s2 10.0.0.2:1143 check"})),
       "t.cfg:9: error: listener 'imap': server 's2': 'option mail-check' cannot tell the "
-      "protocol of check port 1143 (known ports: 143 imap, 110 pop3, 24 lmtp, 25/465/587 smtp, "
+      "protocol of check port 1143 (known ports: 143 imap, 110 pop3, 24 lmtp, 25/587 smtp, "
       "4190 sieve) (name it, as 'option mail-check imap', or set the server's check 'port')"));
   EXPECT_TRUE(has_diagnostic(
       check_cfg(listen_with({"option mail-check", "server s2 10.0.0.2:143 check port 8143"})),
       "t.cfg:9: error: listener 'imap': server 's2': 'option mail-check' cannot tell the "
       "protocol of check port 8143"));
+  EXPECT_TRUE(has_diagnostic(
+      check_cfg(listen_with({"option mail-check", "server s2 10.0.0.2:465 check"})),
+      "t.cfg:9: error: listener 'imap': server 's2': 'option mail-check' cannot tell the "
+      "protocol of check port 465"));
 }
 
 TEST(ValidateChecks, AcceptsAMailCheckPortItKnowsOrAProtocolNamed) {
   for (const char* server : {"server s2 10.0.0.2:143 check", "server s2 10.0.0.2:110 check",
                              "server s2 10.0.0.2:24 check", "server s2 10.0.0.2:25 check",
-                             "server s2 10.0.0.2:465 check", "server s2 10.0.0.2:587 check",
-                             "server s2 10.0.0.2:4190 check",
+                             "server s2 10.0.0.2:587 check", "server s2 10.0.0.2:4190 check",
                              "server s2 10.0.0.2:1143 check port 143", "server s2 10.0.0.2:1143"}) {
     EXPECT_TRUE(lacks(check_cfg(listen_with({"option mail-check", server})), "mail-check"))
         << server;

@@ -83,7 +83,8 @@ struct TcpCheckRule {
 enum class CheckType : std::uint8_t { kConnect, kTcpCheck, kSmtp, kMail };
 
 // `option mail-check [imap|pop3|lmtp|smtp|sieve]`: kAuto takes the protocol from the
-// server's (check) port: 143 IMAP, 110 POP3, 24 LMTP, 25/465/587 SMTP, 4190 ManageSieve.
+// server's (check) port: 143 IMAP, 110 POP3, 24 LMTP, 25/587 SMTP, 4190 ManageSieve (ports
+// with implicit TLS, 465/993/995, cannot be spoken to without TLS).
 enum class MailProtocol : std::uint8_t { kAuto, kImap, kPop3, kLmtp, kSmtp, kSieve };
 
 // The protocol kAuto speaks to a check port (IANA's assignments), or nullopt for a port it
@@ -97,7 +98,6 @@ constexpr std::optional<MailProtocol> mail_protocol_for_port(std::uint16_t port)
     case 24:
       return MailProtocol::kLmtp;
     case 25:
-    case 465:
     case 587:
       return MailProtocol::kSmtp;
     case 4190:
