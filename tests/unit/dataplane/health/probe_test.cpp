@@ -9,7 +9,9 @@
 #include <array>
 #include <climits>
 #include <cstring>
+#include <map>
 #include <memory>
+#include <random>
 #include <set>
 #include <string>
 #include <string_view>
@@ -1120,6 +1122,176 @@ TEST(ProbeUnreachable, TheWorkerReportsAFrameThatCouldNotGo) {
   EXPECT_EQ(describe(events), "unreachable freed");
   EXPECT_FALSE(p.table().busy(0));
   EXPECT_EQ(p.table().stats().unreachable, 1U);
+}
+
+// ---- Whatever the server sends ----
+
+// Random commands, server segments near the numbers in use (and far from them), ticks and a
+// ring that is sometimes full. Whatever happens: every frame's checksums are right, no slot
+// hears of anything after its kFreed, each open ends in exactly one kFreed, and no RST of
+// ours follows a byte of ours on that connection.
+TEST(ProbeFuzz, EveryProbeEndsInOneFreedAndNoResetFollowsOurBytes) {
+  constexpr std::uint16_t kSlots = 8;
+  std::mt19937 rng(20261130);
+  auto pick = [&rng](std::uint32_t n) {
+    return std::uniform_int_distribution<std::uint32_t>(0, n - 1)(rng);
+  };
+  Probes p(0, 1);
+  struct Life {
+    bool open = false;
+    bool connected = false;
+    bool peer_closed = false;
+    std::uint16_t port = 0;
+    std::uint32_t server_isn = 0;
+  };
+  std::array<Life, kSlots> life{};
+  struct Wire {
+    std::uint32_t our_next = 0;  // just past the last byte/flag we sent
+    std::uint32_t acked = 0;     // the last ACK we sent
+    bool bytes_sent = false;
+  };
+  std::map<std::uint16_t, Wire> wire;  // by local port
+  std::uint64_t now = kT0;
+  std::uint32_t opens = 0;
+  std::uint32_t freed = 0;
+  std::uint32_t data_events = 0;
+  std::uint32_t peer_closed = 0;
+
+  auto check = [&]() {
+    for (const Sent& s : p.take_out()) {
+      ASSERT_TRUE(s.d.is_tcp);
+      ASSERT_TRUE(s.d.ip_checksum_ok);
+      ASSERT_TRUE(s.d.tcp_checksum_ok);
+      Wire& w = wire[s.d.sport];
+      if ((s.d.flags & kSyn) != 0) {
+        w = Wire{};
+      }
+      if ((s.d.flags & kRst) != 0) {
+        EXPECT_FALSE(w.bytes_sent) << "a RST after our bytes on port " << s.d.sport;
+      }
+      if (!s.d.payload.empty()) {
+        w.bytes_sent = true;
+      }
+      const std::uint32_t end = s.d.seq + static_cast<std::uint32_t>(s.d.payload.size()) +
+                                ((s.d.flags & (kSyn | kFin)) != 0 ? 1 : 0);
+      if ((s.d.flags & kSyn) != 0 ||
+          ((s.d.flags & kRst) == 0 && static_cast<std::int32_t>(end - w.our_next) > 0)) {
+        w.our_next = end;
+      }
+      if ((s.d.flags & kAck) != 0) {
+        w.acked = s.d.ack;
+      }
+    }
+    for (const ProbeEvent& e : p.take_events()) {
+      ASSERT_LT(e.slot, kSlots);
+      Life& l = life[e.slot];
+      ASSERT_TRUE(l.open) << "an event after kFreed";
+      switch (e.kind) {
+        case ProbeEventKind::kConnected:
+          EXPECT_FALSE(l.connected);
+          l.connected = true;
+          break;
+        case ProbeEventKind::kData:
+          ++data_events;
+          EXPECT_TRUE(l.connected);
+          EXPECT_FALSE(l.peer_closed);
+          EXPECT_LE(e.len, kProbeChunk);
+          break;
+        case ProbeEventKind::kPeerClosed:
+          EXPECT_TRUE(l.connected);
+          EXPECT_FALSE(l.peer_closed);
+          l.peer_closed = true;
+          ++peer_closed;
+          break;
+        case ProbeEventKind::kReset:
+        case ProbeEventKind::kUnreachable:
+          break;
+        case ProbeEventKind::kFreed:
+          l.open = false;
+          ++freed;
+          break;
+      }
+    }
+  };
+
+  for (int step = 0; step < 100000; ++step) {
+    now += pick(40);
+    p.room = pick(10) == 0 ? static_cast<int>(pick(2)) : Probes::kUnlimited;
+    const auto slot = static_cast<std::uint16_t>(pick(kSlots));
+    Life& l = life[slot];
+    const std::uint32_t what = pick(10);
+    if (!l.open && !p.table().busy(slot)) {
+      if (what < 3) {
+        p.open(slot, now);
+        l = Life{};
+        l.open = true;
+        l.port = p.table().local_port(slot);
+        l.server_isn = static_cast<std::uint32_t>(rng());
+        ++opens;
+      }
+    } else if (what == 0) {
+      const std::string data(pick(300), static_cast<char>('a' + pick(26)));
+      p.send(slot, data, pick(3) == 0, now);
+    } else if (what == 1) {
+      p.op(pick(4) == 0 ? ProbeOp::kAbort : ProbeOp::kClose, slot, now);
+    } else if (l.port != 0) {
+      const Wire& w = wire[l.port];
+      static constexpr std::uint8_t kFlags[] = {
+          kSyn | kAck, kAck,        kPsh | kAck, kFin | kAck, kFin | kPsh | kAck,
+          kRst,        kRst | kAck, kSyn,        0,
+      };
+      const std::uint8_t flags =
+          !l.connected && pick(2) == 0 ? kSyn | kAck : kFlags[pick(sizeof kFlags)];
+      std::uint32_t seq = (flags & kSyn) != 0 ? l.server_isn : w.acked;
+      std::uint32_t ack = w.our_next;
+      if (pick(3) == 0) {
+        seq += pick(3000) - 1000;
+      }
+      if (pick(4) == 0) {
+        ack -= pick(3000);
+      }
+      if (pick(50) == 0) {
+        seq = static_cast<std::uint32_t>(rng());
+        ack = static_cast<std::uint32_t>(rng());
+      }
+      std::string payload;
+      if ((flags & (kSyn | kRst)) == 0 && pick(2) == 0) {
+        payload.assign(pick(1400), static_cast<char>('A' + pick(26)));
+      }
+      p.segment(TcpPacket()
+                    .from(kServer, kImap)
+                    .to(kLocal, l.port)
+                    .seq(seq)
+                    .ack(ack)
+                    .flags(flags)
+                    .window(static_cast<std::uint16_t>(pick(3) == 0 ? pick(600) : 65000))
+                    .mss(static_cast<std::uint16_t>(pick(2) == 0 ? 1460 : pick(2000)))
+                    .payload(payload),
+                now);
+    }
+    p.tick(now);
+    check();
+    if (::testing::Test::HasFatalFailure()) {
+      return;
+    }
+  }
+  // Time runs out for everything still open.
+  p.room = Probes::kUnlimited;
+  now += ProbeTable::kLifeMs;
+  p.tick(now);
+  check();
+  for (std::uint16_t slot = 0; slot < kSlots; ++slot) {
+    EXPECT_FALSE(p.table().busy(slot));
+    EXPECT_FALSE(life[slot].open);
+  }
+  EXPECT_EQ(freed, opens);
+  EXPECT_EQ(p.table().free_ports(), p.table().ports());
+  EXPECT_GT(p.table().stats().connected, 1000U);
+  // The script reaches every part of the machine, not only its entrance.
+  EXPECT_GT(data_events, 1000U);
+  EXPECT_GT(peer_closed, 1000U);
+  EXPECT_GT(p.table().stats().resets, 1000U);
+  EXPECT_GT(p.table().stats().retransmits, 1000U);
 }
 
 }  // namespace
