@@ -1,10 +1,14 @@
 // FIFO of free ports.
 #include "nat/port_allocator.hpp"
 
+#include "postern/dataplane/probe.hpp"
+
 namespace postern::dataplane {
 
+static_assert(PortAllocator::kLastPort + 1 == kProbeFirstPort, "flows' and checks' ports meet");
+
 PortAllocator::PortAllocator(std::uint32_t worker, std::uint32_t workers) {
-  for (std::uint32_t p = kFirstPort; p <= 65535; ++p) {
+  for (std::uint32_t p = kFirstPort; p <= kLastPort; ++p) {
     if (p % workers == worker) {
       ring_.push_back(static_cast<std::uint16_t>(p));
     }

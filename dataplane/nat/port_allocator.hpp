@@ -12,6 +12,8 @@ namespace postern::dataplane {
 class PortAllocator {
  public:
   static constexpr std::uint16_t kFirstPort = 1024;
+  // The ports above are health checks' (postern/dataplane/probe.hpp kProbeFirstPort).
+  static constexpr std::uint16_t kLastPort = 61439;
 
   PortAllocator(std::uint32_t worker, std::uint32_t workers);
 

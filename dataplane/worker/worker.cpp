@@ -50,6 +50,7 @@ Worker::Worker(const WorkerDeps& deps)
       flows_(deps.settings->flows),
       timers_(flows_, 0),
       offsets_(deps.offsets != nullptr ? *deps.offsets : own_offsets_),
+      probes_(std::make_unique<ProbeTable>(deps.id, deps.settings->workers, offsets_)),
       slots_(std::make_unique<WorkerSlots>()),
       upstream_(std::min<std::uint32_t>(deps.settings->flows, kProxyBuffers)) {
   for (std::size_t i = 0; i < settings_.source_addresses.size(); ++i) {
@@ -450,6 +451,11 @@ void Worker::handle_icmp(rte_mbuf* m, FrameView& v) noexcept {
   // An error about a packet Postern sent on one side: the quote, read backwards, is the key
   // of a segment that arrives on that side.
   const FlowRef ref = flows_.lookup(FlowKey{q.dst, q.src, q.dport, q.sport});
+  if (!ref.found() && rte_be_to_cpu_16(q.sport) >= kProbeFirstPort &&
+      probes_->icmp_error(q, now_ms_, probe_emit())) {
+    rte_pktmbuf_free(m);  // about a health check's SYN
+    return;
+  }
   if (!ref.found()) {
     if (settings_.workers > 1 && !from_peer_ && snap_ != nullptr && !snap_->is_vip(q.src)) {
       // About a server-side packet: the worker that owns the source port owns the flow.
@@ -544,6 +550,11 @@ void Worker::handle_tcp(rte_mbuf* m, FrameView& v) noexcept {
   if (snap_ == nullptr || !snap_->is_vip(v.ip->dst_addr)) {
     if (!is_local_address(v.ip->dst_addr)) {
       drop(m, DropReason::kNotForUs);
+      return;
+    }
+    if (rte_be_to_cpu_16(v.tcp->dst_port) >= kProbeFirstPort &&
+        probes_->segment(v, now_ms_, probe_out(), probe_emit())) {
+      rte_pktmbuf_free(m);  // a health check's segment, taken by the probe table
       return;
     }
     // A server still talking on a connection Postern has forgotten: reset it, as a host
@@ -908,6 +919,9 @@ void Worker::release_flow(std::uint32_t fi) noexcept {
 void Worker::housekeeping() noexcept {
   timers_.advance(now_ms_, [this](std::uint32_t fi) { on_timer(fi); });
   take_probe_commands();
+  if (probes_->next_due() <= now_ms_) {
+    probes_->tick(now_ms_, probe_out(), probe_emit());
+  }
   if (shutdowns_pending_ != 0) {
     shutdown_step();
   }
@@ -942,7 +956,7 @@ void Worker::take_probe_commands() noexcept {
       shutdown_cursor_ = 0;  // a full pass from here covers every flow of every server asked
       continue;
     }
-    probe_command(c);
+    probes_->command(c, now_ms_, probe_out(), probe_emit());
   }
 }
 
@@ -967,8 +981,23 @@ void Worker::shutdown_step() noexcept {
   }
 }
 
-void Worker::probe_command(const ProbeCommand& c) noexcept {
-  (void)c;  // check connections: dataplane/health's probe table (being integrated)
+void Worker::probe_frame(std::uint8_t port_id, std::uint32_t next_hop, const std::uint8_t* frame,
+                         std::uint16_t len) noexcept {
+  rte_mbuf* m = alloc();
+  if (m == nullptr) {
+    return;  // the probe's timer sends it again
+  }
+  std::memcpy(rte_pktmbuf_append(m, len), frame, len);
+  std::uint32_t slot = NeighbourCache::kNoSlot;
+  send_via(port_id, next_hop, slot, m);
+}
+
+bool Worker::probe_event(const ProbeEvent& e) noexcept {
+  if (deps_.probe_events == nullptr) {
+    return true;  // nobody listens (tests without a health engine)
+  }
+  ProbeEvent copy = e;  // DPDK 22.11 takes a non-const pointer
+  return rte_ring_enqueue_elem(deps_.probe_events, &copy, sizeof copy) == 0;
 }
 
 void Worker::drain_inbox() noexcept {

@@ -19,6 +19,7 @@
 #include "flow/flow_table.hpp"
 #include "flow/tcp_splice.hpp"
 #include "flow/timer_wheel.hpp"
+#include "health/probe.hpp"
 #include "nat/port_allocator.hpp"
 #include "nat/seq_offsets.hpp"
 #include "net/frame.hpp"
@@ -88,6 +89,7 @@ class alignas(64) Worker {
   const WorkerCounters& counters() const { return counters_; }
   const WorkerSlots& slots() const { return *slots_; }
   const FlowTable& flows() const { return flows_; }
+  const ProbeTable& probes() const { return *probes_; }
   // accept-proxy header buffers not held by a flow.
   std::size_t header_buffers_free() const { return upstream_.free(); }
 
@@ -116,7 +118,17 @@ class alignas(64) Worker {
   bool redispatch(std::uint32_t fi) noexcept;
   void connect_failed(const Flow& f) noexcept;
   void take_probe_commands() noexcept;
-  void probe_command(const ProbeCommand& c) noexcept;
+  // The probe table's outputs: a frame towards a server, an event for the health engine.
+  void probe_frame(std::uint8_t port_id, std::uint32_t next_hop, const std::uint8_t* frame,
+                   std::uint16_t len) noexcept;
+  bool probe_event(const ProbeEvent& e) noexcept;
+  auto probe_out() noexcept {
+    return [this](std::uint8_t port_id, std::uint32_t next_hop, const std::uint8_t* frame,
+                  std::uint16_t len) { probe_frame(port_id, next_hop, frame, len); };
+  }
+  auto probe_emit() noexcept {
+    return [this](const ProbeEvent& e) { return probe_event(e); };
+  }
   void shutdown_step() noexcept;
   void release_flow(std::uint32_t fi) noexcept;
   void give_back_header_buffer(Flow& f) noexcept;
@@ -158,7 +170,8 @@ class alignas(64) Worker {
   IcmpRateLimit icmp_limit_;
   SeqOffsets own_offsets_;
   const SeqOffsets& offsets_;
-  std::vector<PortAllocator> ports_;  // one per source address
+  std::unique_ptr<ProbeTable> probes_;  // health-check connections
+  std::vector<PortAllocator> ports_;    // one per source address
   std::uint32_t next_source_ = 0;
   std::unique_ptr<WorkerSlots> slots_;
   std::uint64_t active_ = 0;

@@ -8,7 +8,7 @@
 # Two bench/conn_rate servers (--serve --proxy-v2: read the whole PROXY v2 header, greet, close
 # first) behind the VIP; conn_rate's client keeps CONCURRENCY connections in flight from the
 # eight client addresses until it has made CONNECTIONS (100,000: Postern's one source address
-# has 64,512 ports, so every port comes round again, to the same server under round robin) or
+# has 60,416 ports, so every port comes round again, to the same server under round robin) or
 # DURATION (30 s) has passed. Checks: no connection failed, none took longer than 1 s (a SYN
 # that had to be retransmitted), every server-side stream began with a complete v2 header, the
 # servers closed first (TIME_WAIT), and the run really met TIME_WAIT: each server remembers
@@ -181,9 +181,9 @@ if [ "$REUSED" -gt 0 ]; then
 fi
 
 if bal_postern_only "postern flows_created and its source ports"; then
-  # One source address gives a worker 64,512 ports (1024-65535), reused oldest first.
+  # One source address gives a worker 60,416 ports (1024-61439; the rest are for checks), reused oldest first.
   e2e_check "postern: flows_created >= connections" \
     bal_wait_counter 3 counters.flows_created -ge "$(($(field conns "$LOAD") + 4))"
-  e2e_log "info: postern flows_created $(bal_counter counters.flows_created 2>&1) (64,512 source ports)"
+  e2e_log "info: postern flows_created $(bal_counter counters.flows_created 2>&1) (60,416 source ports)"
 fi
 e2e_log "info: $BALANCER: rate $(field rate "$LOAD"), $(field failed "$LOAD") failed, $(field over_1s "$LOAD") over 1 s, latency p50 $(field p50_ms "$LOAD") ms p99 $(field p99_ms "$LOAD") ms max $(field max_ms "$LOAD") ms"

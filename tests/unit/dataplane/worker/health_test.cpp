@@ -3,6 +3,7 @@
 // server's flows and no other, and the connection errors `observe layer4` reads.
 #include <gtest/gtest.h>
 
+#include <cstring>
 #include <map>
 #include <string>
 
@@ -126,6 +127,67 @@ TEST(Health, ConnectErrorsAreCountedPerServerUntilItTakesAConnection) {
   ok.send_server(
       ok.server().seq(ok.server_isn + 1).ack(ok.client_isn + 1 + kHeaderLen).flags(kAck));
   EXPECT_EQ(errors[0].get(), 0U);
+}
+
+// A check connection through the worker: the health engine's commands come in on the ring,
+// the probe's segments go out through the neighbour cache like the flows', the server's
+// replies are taken before the "no flow" RST, and the events go back on the ring.
+TEST(Health, ACheckConnectionRunsThroughTheWorker) {
+  WorkerHarness h;
+  h.resolve_servers();
+  dataplane::ProbeCommand open;
+  open.op = dataplane::ProbeOp::kOpen;
+  open.slot = 3;
+  open.src_ip = ip(kSourceAddr);
+  open.dst_ip = ip("198.19.0.10");
+  open.dst_port = rte_cpu_to_be_16(143);
+  open.port_id = 1;
+  open.next_hop = open.dst_ip;
+  h.command(open);
+  auto out = tcp_only(h.take());
+  ASSERT_EQ(out.size(), 1U);
+  const Decoded syn = out[0].d;
+  EXPECT_EQ(out[0].port, 1);
+  EXPECT_EQ(syn.flags, kSyn);
+  EXPECT_GE(syn.sport, dataplane::kProbeFirstPort);
+  EXPECT_EQ(0, std::memcmp(syn.dst_mac.b, kServer1Mac.b, 6));
+  expect_valid_tcp(syn);
+  auto from_server = [&](std::uint32_t seq, std::uint8_t flags, std::string_view data = {}) {
+    return TcpPacket()
+        .eth(kServer1Mac, kPortServerMac)
+        .from("198.19.0.10", 143)
+        .to(kSourceAddr, syn.sport)
+        .seq(seq)
+        .ack(syn.seq + 1)
+        .flags(flags)
+        .payload(data)
+        .build();
+  };
+  h.receive(from_server(7000, kSyn | kAck), 1);
+  h.receive(from_server(7001, kAck | kPsh, "* OK ready\r\n"), 1);
+  out = tcp_only(h.take());
+  EXPECT_EQ(out.size(), 2U) << "our handshake ACK and the ACK of the greeting";
+  auto ev = h.events();
+  ASSERT_EQ(ev.size(), 2U);
+  EXPECT_EQ(ev[0].kind, dataplane::ProbeEventKind::kConnected);
+  EXPECT_EQ(ev[1].kind, dataplane::ProbeEventKind::kData);
+  EXPECT_EQ(std::string(reinterpret_cast<const char*>(ev[1].data), ev[1].len), "* OK ready\r\n");
+  EXPECT_EQ(ev[1].slot, 3);
+  EXPECT_EQ(h.worker().counters().dropped(dataplane::DropReason::kNoFlow), 0U);
+  // The engine says goodbye politely: LOGOUT and FIN together, never a RST.
+  dataplane::ProbeCommand bye;
+  bye.op = dataplane::ProbeOp::kSend;
+  bye.slot = 3;
+  bye.fin = true;
+  const std::string logout = "a LOGOUT\r\n";
+  bye.len = static_cast<std::uint16_t>(logout.size());
+  std::memcpy(bye.data, logout.data(), logout.size());
+  h.command(bye);
+  out = tcp_only(h.take());
+  ASSERT_EQ(out.size(), 1U);
+  EXPECT_EQ(std::string(out[0].d.payload.begin(), out[0].d.payload.end()), logout);
+  EXPECT_NE(out[0].d.flags & kFin, 0);
+  EXPECT_EQ(out[0].d.flags & kRst, 0);
 }
 
 }  // namespace
