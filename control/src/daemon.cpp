@@ -1,6 +1,8 @@
 // Daemon life cycle on the main lcore: start, reload, counters, stop.
 #include "postern/control/daemon.hpp"
 
+#include <unistd.h>
+
 #include <chrono>
 #include <csignal>
 #include <cstdio>
@@ -13,6 +15,7 @@
 #include "postern/config/load.hpp"
 #include "postern/control/cli.hpp"
 #include "postern/control/dataplane_config.hpp"
+#include "postern/control/health_engine.hpp"
 #include "postern/dataplane/runtime.hpp"
 
 namespace postern::control {
@@ -31,6 +34,45 @@ void on_signal(int sig) {
 
 void log_line(const std::string& msg) {
   std::cerr << "postern: " << msg << std::endl;
+}
+
+// The workers' probe rings, as the health engine sees them.
+class RuntimeTransport final : public health::ProbeTransport {
+ public:
+  explicit RuntimeTransport(dataplane::Runtime& rt) : rt_(rt) {}
+  std::uint32_t workers() const override { return static_cast<std::uint32_t>(rt_.worker_count()); }
+  bool send(std::uint32_t worker, const dataplane::ProbeCommand& c) override {
+    return rt_.send_probe_command(worker, c);
+  }
+  std::size_t poll(std::uint32_t worker, dataplane::ProbeEvent* out, std::size_t max) override {
+    return rt_.poll_probe_events(worker, out, max);
+  }
+
+ private:
+  dataplane::Runtime& rt_;
+};
+
+// Health transitions on stderr as HAProxy writes them there: "[ALERT]    (pid) : Server ...".
+void log_health(health::LogLevel level, const std::string& msg) {
+  const char* tag = "[NOTICE]  ";
+  switch (level) {
+    case health::LogLevel::kEmerg:
+    case health::LogLevel::kAlert:
+      tag = "[ALERT]   ";
+      break;
+    case health::LogLevel::kWarning:
+      tag = "[WARNING] ";
+      break;
+    case health::LogLevel::kNotice:
+      break;
+  }
+  std::cerr << tag << " (" << getpid() << ") : " << msg << std::endl;
+}
+
+std::uint64_t steady_ms() {
+  return static_cast<std::uint64_t>(std::chrono::duration_cast<std::chrono::milliseconds>(
+                                        std::chrono::steady_clock::now().time_since_epoch())
+                                        .count());
 }
 
 std::uint64_t server_total(const dataplane::Runtime& rt, std::uint16_t s) {
@@ -68,7 +110,8 @@ struct TotalBases {
 };
 
 // Counters summed over workers, as JSON (written to admin.state_file and printed at exit).
-std::string counters_json(const dataplane::Runtime& rt, const TotalBases& bases) {
+std::string counters_json(const dataplane::Runtime& rt, const TotalBases& bases,
+                          const health::Engine& engine) {
   dataplane::WorkerCounters sum;
   for (std::size_t w = 0; w < rt.worker_count(); ++w) {
     sum += rt.counters(w);
@@ -101,8 +144,17 @@ std::string counters_json(const dataplane::Runtime& rt, const TotalBases& bases)
       }
       const std::uint64_t total = server_total(rt, s) - bases.base[s];
       o << sep << "    {\"name\": \"" << snap->servers[s].name << "\", \"active\": " << active
-        << ", \"total\": " << total << (snap->servers[s].retired ? ", \"retired\": true" : "")
-        << "}";
+        << ", \"total\": " << total << (snap->servers[s].retired ? ", \"retired\": true" : "");
+      if (const health::ServerHealth* h = engine.health(s)) {
+        o << ", \"status\": \"" << health::status_text(*h) << "\"";
+        if (h->checked) {
+          o << ", \"check_status\": \"" << health::status_name(h->status)
+            << "\", \"check_duration_ms\": " << h->duration_ms
+            << ", \"check_failures\": " << h->check_failures
+            << ", \"down_transitions\": " << h->down_transitions;
+        }
+      }
+      o << "}";
       sep = ",\n";
     }
   }
@@ -110,7 +162,8 @@ std::string counters_json(const dataplane::Runtime& rt, const TotalBases& bases)
   return o.str();
 }
 
-void write_state(const config::Config& cfg, const dataplane::Runtime& rt, const TotalBases& bases) {
+void write_state(const config::Config& cfg, const dataplane::Runtime& rt, const TotalBases& bases,
+                 const health::Engine& engine) {
   if (!cfg.admin || cfg.admin->state_file.empty()) {
     return;
   }
@@ -120,7 +173,7 @@ void write_state(const config::Config& cfg, const dataplane::Runtime& rt, const 
     if (!f) {
       return;
     }
-    f << counters_json(rt, bases);
+    f << counters_json(rt, bases, engine);
   }
   std::rename(tmp.c_str(), cfg.admin->state_file.c_str());
 }
@@ -157,11 +210,27 @@ int run_daemon(const config::Config& cfg_in, const std::vector<std::string>& pat
     rt.publish(std::move(snap));
     rt.start();
     TotalBases bases;
+    // Health checks: the engine runs on this thread, ticked every millisecond between the
+    // signal and state-file work; the workers send and receive the checks' packets.
+    RuntimeTransport transport(rt);
+    health::EngineHooks hooks;
+    hooks.log = &log_health;
+    hooks.connect_errors = [&rt](std::uint16_t s) { return rt.connect_errors(s); };
+    hooks.sessions = [&rt](std::uint16_t s) {
+      std::uint64_t n = 0;
+      for (std::size_t w = 0; w < rt.worker_count(); ++w) {
+        n += rt.slots(w).server_active[s].get();
+      }
+      return static_cast<std::uint32_t>(n);
+    };
+    health::Engine engine(transport, rt.live(), hooks);
+    engine.configure(cfg, *rt.snapshot(), rt.settings(), steady_ms());
     log_line("dataplane running: " + std::to_string(rt.settings().workers) + " worker(s), " +
              std::to_string(cfg.listeners.size()) + " listener(s)");
     auto last_state = std::chrono::steady_clock::now() - std::chrono::seconds(10);
     while (g_stop == 0) {
-      std::this_thread::sleep_for(std::chrono::milliseconds(50));
+      std::this_thread::sleep_for(std::chrono::milliseconds(1));
+      engine.tick(steady_ms());
       if (g_reload != 0) {
         g_reload = 0;
         config::Diagnostics rd;
@@ -183,20 +252,21 @@ int run_daemon(const config::Config& cfg_in, const std::vector<std::string>& pat
           ++generation;
           bases.reused(rt, *rt.snapshot(), *next_snap);
           rt.publish(std::move(next_snap));
+          engine.configure(next, *rt.snapshot(), rt.settings(), steady_ms());
           cfg = std::move(next);
           log_line("reloaded: generation " + std::to_string(generation));
         }
       }
       const auto now = std::chrono::steady_clock::now();
       if (now - last_state >= std::chrono::seconds(1)) {
-        write_state(cfg, rt, bases);
+        write_state(cfg, rt, bases, engine);
         last_state = now;
       }
     }
     log_line("stopping");
     rt.stop();
-    write_state(cfg, rt, bases);
-    std::cerr << counters_json(rt, bases);
+    write_state(cfg, rt, bases, engine);
+    std::cerr << counters_json(rt, bases, engine);
   } catch (const std::exception& e) {
     log_line(std::string("fatal: ") + e.what());
     return 1;
