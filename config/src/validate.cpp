@@ -3,9 +3,9 @@
 // Each diagnostic points at the Origin of the entity it is about.
 #include <algorithm>
 #include <map>
-#include <regex>
 
 #include "health_check.hpp"
+#include "postern/config/expect_regex.hpp"
 #include "postern/config/load.hpp"
 #include "text.hpp"
 
@@ -98,14 +98,14 @@ class Checker {
       if (rule.port && *rule.port == 0) {
         error(rule.origin, who + ": 'tcp-check connect' port must be between 1 and 65535");
       }
-      // Both syntaxes reach here, so a bad pattern is reported before any check runs.
-      // HAProxy compiles with POSIX extended syntax when built without PCRE.
+      // Both syntaxes reach here, so a bad pattern is reported before any check runs, by the
+      // same compiler the checks use (POSIX extended, as HAProxy without PCRE).
       if (rule.kind == TcpCheckRule::Kind::kExpect && rule.match == TcpCheckRule::Match::kRstring) {
-        try {
-          const std::regex compiled(rule.data, std::regex::extended);
-        } catch (const std::regex_error& e) {
+        ExpectRegex compiled;
+        std::string problem;
+        if (!compiled.compile(rule.data, problem)) {
           error(rule.origin, who + ": 'tcp-check expect rstring': invalid regular expression " +
-                                 quoted(rule.data) + ": " + e.what());
+                                 quoted(rule.data) + ": " + problem);
         }
       }
     }

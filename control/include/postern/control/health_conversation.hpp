@@ -17,6 +17,7 @@
 #include <string_view>
 #include <vector>
 
+#include "postern/config/expect_regex.hpp"
 #include "postern/config/model.hpp"
 #include "postern/control/health_status.hpp"
 
@@ -39,7 +40,6 @@ inline constexpr std::string_view kProxyV2Local{
     16};
 
 // A compiled `rstring` pattern (defined in the .cpp).
-class Regex;
 
 // What kind of check a plan is; it decides the wording of descriptions, as HAProxy words a
 // default check, a `tcp-check` ruleset and a protocol check (smtpchk) differently.
@@ -69,7 +69,7 @@ struct CheckRule {
   std::string bytes;
   // expect
   Match match = Match::kString;
-  std::shared_ptr<const Regex> regex;  // kRegex; null if the pattern did not compile
+  std::shared_ptr<const config::ExpectRegex> regex;  // kRegex; null if the pattern did not compile
   bool negate = false;
   int min_recv = -1;  // -1: a mismatch waits for more data until the reply ends
   CheckStatus error_status = CheckStatus::kL7Rsp;
