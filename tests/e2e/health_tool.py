@@ -180,7 +180,7 @@ def check(args):
         print(f"  {len(slow)} took over 1 s (longest {max(r['end'] - r['start'] for r in slow):.1f} s, "
               f"by {collections.Counter(r['instance'] for r in slow).most_common(1)[0][0]})")
     for r in failed[:6]:
-        print(f"  FAIL at +{r['start'] - args.from_:.2f} s ({r['local']}, "
+        print(f"  failed at +{r['start'] - args.from_:.2f} s ({r['local']}, "
               f"{'greeted by ' + str(r['instance']) if r['greeted'] else 'no greeting'}): {r['error']}")
     for p in problems:
         print(f"  problem: {p}")
