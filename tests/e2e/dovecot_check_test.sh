@@ -16,7 +16,7 @@
 # nftables in the server namespace counts, per port, the SYNs, the first segments that carry
 # a v2 LOCAL header and a v2 PROXY header, and the balancer's FINs and RSTs. Postern's checks
 # always close with FIN (never RST: PEERS.md, Postfix); HAProxy's close with RST (reported).
-# Every server stays UP. The log lines each kind of check leaves are printed, numbers folded
+# Every server stays UP. The log lines each kind of check leaves are printed, ids folded
 # (README.md "Health checks" lists them).
 #
 # Usage: tests/e2e/dovecot_check_test.sh   (root; POSTERN_BUILD_DIR, E2E_BALANCER=haproxy, LAB
@@ -213,11 +213,12 @@ still_up() {
   [ "$bad" -eq 0 ]
 }
 
-# shapes: the distinct lines Dovecot logged in the phase, numbers and addresses folded.
+# shapes: the distinct lines Dovecot logged in the phase, process ids, session ids and client
+# ports and server addresses folded.
 shapes() {
   local dc
   for dc in dc1 dc2; do since "$dc"; done | cut -d' ' -f4- |
-    sed -E -e 's/<[^>]*>/<..>/g' -e 's/[0-9]+(\.[0-9]+){3}/A.B.C.D/g' -e 's/\b[0-9]+\b/N/g' |
+    sed -E -e 's/<[^>]+>/<ID>/g' -e 's/\(([0-9]+)\)/(PID)/g' -e 's/rport=[0-9]+/rport=N/g' -e 's/lip=[0-9.]+/lip=SERVER/g' |
     sort | uniq -c | sort -rn | sed 's/^/      /'
 }
 

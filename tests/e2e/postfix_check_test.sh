@@ -16,7 +16,7 @@
 # "throttling"; each logged the checks ("connect from unknown[198.19.0.1]": LOCAL keeps the
 # real addresses); nftables in the server namespace counts, on :587, a v2 LOCAL header per check
 # and a v2 PROXY header per submission, and (Postern) no RST from the balancer. What Postfix
-# logs for a check is printed, numbers folded (README.md "Health checks" lists it).
+# logs for a check is printed, process ids folded (README.md "Health checks" lists it).
 #
 # With HAProxy only the smtpchk phase runs: HAProxy 2.6.12's smtpchk says EHLO and QUIT and
 # closes with FIN (`connect default linger`, 2.6.7 and later), which Postfix takes cleanly; its
@@ -166,7 +166,7 @@ delivered() {
 shapes() {
   local pf
   for pf in pf1 pf2; do since "$pf"; done | grep -F "[$SOURCE_ADDR]" | cut -d' ' -f4- |
-    sed -E -e 's/\[[0-9]+\]/[N]/g' -e 's/[0-9]+(\.[0-9]+){3}/A.B.C.D/g' -e 's/\b[0-9]+\b/N/g' |
+    sed -E -e 's/\[[0-9]+\]:/[PID]:/g' |
     sort | uniq -c | sort -rn | sed 's/^/      /'
 }
 
