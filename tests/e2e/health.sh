@@ -263,15 +263,16 @@ hc_not_listening() {
 
 # ---- the verdict table -----------------------------------------------------------------------
 
-# hc_verdict FAULT LISTENER/SERVER CHECK EXPECTED SEEN CHECK_STATUS SECONDS
+# hc_verdict FAULT LISTENER/SERVER CHECK EXPECTED SEEN CHECK_STATUS VERDICT_AFTER UP_AFTER
 hc_verdict() {
-  HC_VERDICTS+=("$(printf '%-22s %-16s %-22s %-9s %-9s %-12s %s' "$@")")
+  HC_VERDICTS+=("$(printf '%-21s %-14s %-16s %-8s %-6s %-12s %-14s %s' "$@")")
 }
 
 hc_table() {
   [ ${#HC_VERDICTS[@]} -gt 0 ] || return 0
   e2e_log "verdicts ($BALANCER):"
-  printf '    %-22s %-16s %-22s %-9s %-9s %-12s %s\n' fault server check expected seen check_status "verdict after"
+  printf '    %-21s %-14s %-16s %-8s %-6s %-12s %-14s %s\n' fault server check expected seen \
+    check_status "verdict after" "UP again after"
   printf '    %s\n' "${HC_VERDICTS[@]}"
 }
 

@@ -80,7 +80,7 @@ if [ "$POSTERN_ONLY" = 1 ]; then
 fi
 IMAP_ALL=(imap4 "${IMAP_L7[@]}")
 declare -A PORT_OF=([imap4]=143 [imap4tcp]=1143 [imap4mail]=2143 [smtpchk]=587 [smtpmail]=1587)
-declare -A DOWN_AT=() UP_AT=()
+declare -A DOWN_AT=() UP_AT=() SEEN=() TOOK=()
 
 cleanup() {
   hc_table
@@ -159,8 +159,8 @@ smtp_targets() {
 }
 
 # went_down FAULT SERVER T0 BOUND WANT_CHECK LISTENER...: each listener marks SERVER DOWN
-# within BOUND of T0 (logged), with check status WANT_CHECK (any if empty); DOWN_AT[l], a row
-# of the verdict table each.
+# within BOUND of T0 (logged), with check status WANT_CHECK (any if empty); DOWN_AT[l], and
+# what the verdict table shows in SEEN[l], TOOK[l].
 went_down() {
   local fault=$1 srv=$2 t0=$3 bound=$4 want=$5 l took st
   shift 5
@@ -172,16 +172,19 @@ went_down() {
       e2e_log "info: $fault: $l/$srv DOWN after $took s (state: $st)"
       e2e_check "  within ${bound}s of the fault ($took s)" hc_le "$took" "$bound"
       e2e_check "  $l/$srv state DOWN${want:+ $want}" hc_wait_status 3 "$l" "$srv" DOWN "$want"
-      hc_verdict "$fault" "$l/$srv" "$(check_of "$l")" "DOWN" "${st%% *}" "${st#* }" "${took}s"
+      st=$(hc_status "$l" "$srv")
+      TOOK[$l]=${took}s
     else
       DOWN_AT[$l]=
       st=$(hc_status "$l" "$srv" || echo "? ?")
-      hc_verdict "$fault" "$l/$srv" "$(check_of "$l")" "DOWN" "${st%% *}" "${st#* }" "-"
+      TOOK[$l]=-
     fi
+    SEEN[$l]=$st
   done
 }
 
-# came_up FAULT SERVER T0 LISTENER...: UP within UP_MAX of T0 (logged), UP_AT[l].
+# came_up FAULT SERVER T0 LISTENER...: UP within UP_MAX of T0 (logged), UP_AT[l]; then each
+# listener's row of the verdict table.
 came_up() {
   local fault=$1 srv=$2 t0=$3 l took
   shift 3
@@ -191,18 +194,21 @@ came_up() {
       took=$(hc_secs "$t0" "$HC_WHEN")
       e2e_log "info: $fault over: $l/$srv UP after $took s ($(hc_status "$l" "$srv"))"
       e2e_check "  within ${UP_MAX}s ($took s)" hc_le "$took" "$UP_MAX"
+      took=${took}s
     else
       UP_AT[$l]=
+      took=-
     fi
+    hc_verdict "$fault" "$l/$srv" "$(check_of "$l")" DOWN "${SEEN[$l]%% *}" "${SEEN[$l]#* }" "${TOOK[$l]}" "$took"
   done
 }
 
 check_of() {
   case $1 in
   imap4) echo "check (L4)" ;;
-  imap4tcp) echo "tcp-check * OK" ;;
+  imap4tcp) echo "tcp-check" ;;
   imap4mail) echo "mail-check imap" ;;
-  smtpchk) echo "smtpchk EHLO" ;;
+  smtpchk) echo "smtpchk" ;;
   smtpmail) echo "mail-check smtp" ;;
   esac
 }
@@ -315,7 +321,7 @@ stop_case() {
 freeze_case() {
   local label=$1 dir=$2 srv=$3 l4=$4 t_loop t_fault t_thaw t_end l fault targets
   shift 4
-  fault="$srv frozen (SIGSTOP)"
+  fault="$srv frozen"
   e2e_log "---- $label: $fault under a client loop"
   if [ "$l4" = - ]; then
     mapfile -t targets < <(smtp_targets)
@@ -339,8 +345,8 @@ freeze_case() {
     e2e_check "  $l4/$srv state UP L4OK" hc_wait_status 1 "$l4" "$srv" UP L4OK
     local st
     st=$(hc_status "$l4" "$srv")
-    hc_verdict "$fault" "$l4/$srv" "$(check_of "$l4")" "UP" "${st%% *}" "${st#* }" \
-      "(UP for $(hc_secs "$t_fault" "$(hc_now)")s)"
+    hc_verdict "$fault" "$l4/$srv" "$(check_of "$l4")" UP "${st%% *}" "${st#* }" \
+      "(held $(hc_secs "$t_fault" "$(hc_now)")s)" -
   fi
   t_thaw=$(hc_now)
   e2e_check "$label: SIGCONT to $srv's processes" hc_thaw
