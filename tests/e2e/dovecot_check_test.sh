@@ -20,7 +20,8 @@
 # (README.md "Health checks" lists them).
 #
 # Usage: tests/e2e/dovecot_check_test.sh   (root; POSTERN_BUILD_DIR, E2E_BALANCER=haproxy, LAB
-#        as in splice_bytes_test.sh; E2E_SOAK=1 checks for 60 s per phase; ~25 s)
+#        as in splice_bytes_test.sh; E2E_SOAK=1 checks for 60 s per phase; ~15 s with HAProxy,
+#        ~30 s with Postern)
 set -uo pipefail
 
 # shellcheck source=tests/e2e/lib.sh

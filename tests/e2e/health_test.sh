@@ -39,8 +39,8 @@
 #
 # Usage: tests/e2e/health_test.sh   (root; POSTERN_BUILD_DIR, E2E_BALANCER=haproxy, LAB as in
 #        splice_bytes_test.sh; E2E_SOAK=1 repeats a2 and b five times (HEALTH_ROUNDS);
-#        HEALTH_POSTERN_ONLY=0 leaves out the Postern-only listeners; ~50 s with HAProxy,
-#        ~90 s with Postern; soak ~4-5 min)
+#        HEALTH_POSTERN_ONLY=0 leaves out the mail-check listeners; ~65 s with HAProxy,
+#        Postern adds its start-up; soak ~4-5 min)
 set -uo pipefail
 
 # shellcheck source=tests/e2e/lib.sh
