@@ -2,8 +2,9 @@
 # DPDK lab (the default), or HAProxy in a --kernel lab as the yardstick (E2E_BALANCER=haproxy),
 # so every test's own logic can be proven against a known-good balancer first. Both read the
 # same haproxy.cfg-style files; for HAProxy the `check` keywords are dropped (its check with
-# send-proxy-v2 resets Postfix, PEERS.md), and Postern-only assertions (its counters) are
-# skipped.
+# send-proxy-v2 resets Postfix, PEERS.md) unless BAL_HAPROXY_CHECKS=1 (the health-check tests,
+# which keep HAProxy's checks away from Postfix), and Postern-only assertions (its counters)
+# are skipped. HAProxy's runtime API listens on BAL_DIR/haproxy.sock (health.sh reads it).
 #
 #   bal_lab_up PREFIX [OPT...] lab up (name from e2e_lab_name PREFIX), its env sourced; OPT are
 #                              more lab.sh options (--router)
@@ -64,12 +65,15 @@ bal_dataplane_yaml() {
   [ "${LAB_ROUTER:-0}" != 1 ] || grep -q "^  routes: \[{to: $CLIENT_NET, via: $ROUTER_ADDR}\]" "$BAL_DIR/dataplane.yaml"
 }
 
-# HAProxy stands in with the same listeners: no health checks, and one global section.
+# HAProxy stands in with the same listeners: no health checks (BAL_HAPROXY_CHECKS=1 keeps
+# them), and one global section with the runtime API's socket.
 bal_haproxy_cfg() {
+  local keep='/^[[:space:]]*server[[:space:]]/ s/[[:space:]]check([[:space:]]|$)/\1/g'
+  [ "${BAL_HAPROXY_CHECKS:-0}" != 1 ] || keep=
   {
-    printf 'global\n    maxconn 4000\n\n'
+    printf 'global\n    maxconn 4000\n    stats socket %s/haproxy.sock mode 600 level admin\n\n' "$BAL_DIR"
     for f in "$@"; do
-      sed -E -e '/^[[:space:]]*server[[:space:]]/ s/[[:space:]]check([[:space:]]|$)/\1/g' "$f"
+      sed -E -e "$keep" "$f"
       echo
     done
   } >"$BAL_DIR/haproxy.cfg"
