@@ -16,8 +16,10 @@ namespace postern::dataplane {
 
 class SeqOffsets {
  public:
-  // A secret key drawn at start.
-  SeqOffsets() : key_(random_sip_key()) {}
+  // The machine's per-boot key (boot_sip_key): every worker, and a Postern restarted on the
+  // same boot, computes the same ISN for a 4-tuple at a given time, so a server still in
+  // TIME_WAIT from before a restart takes the next SYN on its 4-tuple too.
+  SeqOffsets() : key_(boot_sip_key()) {}
   explicit SeqOffsets(const std::array<std::uint64_t, 2>& key) : key_{key[0], key[1]} {}
   // Tests only: the server side sees the client's own ISN and TSval (both offsets 0).
   static SeqOffsets none();

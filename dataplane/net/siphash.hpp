@@ -21,6 +21,12 @@ struct SipKey {
 // outputs give its state away.
 SipKey random_sip_key();
 
+// A key that stays the same for as long as the machine runs and changes at every boot, as the
+// kernel's own ISN secret: derived from the kernel's boot id (which no remote peer can read),
+// so a restarted Postern goes on with the sequence numbers it used before. A random key when
+// the boot id cannot be read.
+SipKey boot_sip_key();
+
 template <int kCompress, int kFinalize>
 constexpr std::uint64_t siphash(const SipKey& key, std::uint64_t m0, std::uint64_t m1) noexcept {
   std::uint64_t v0 = key.k0 ^ 0x736f6d6570736575ULL;

@@ -219,5 +219,17 @@ TEST(Offsets, ResetsLandInEachReceiversSpace) {
   }
 }
 
+// The default key is the machine's per boot: another Postern process (a restart) computes the
+// same ISN and timestamp clock for a 4-tuple at a given time, so the servers' TIME_WAITs from
+// before the restart take its SYNs too.
+TEST(Offsets, APosternRestartedOnTheSameBootGoesOnWithTheSameIsns) {
+  const dataplane::SeqOffsets before;
+  const dataplane::SeqOffsets after;
+  const dataplane::FlowKey k{ip("198.19.0.10"), ip("198.19.0.1"), 143, 61442};
+  EXPECT_EQ(before.isn(k, 123456).value(), after.isn(k, 123456).value());
+  EXPECT_EQ(before.ts_clock(k.dst_ip, k.src_ip, 99), after.ts_clock(k.dst_ip, k.src_ip, 99));
+  EXPECT_NE(before.isn(k, 123456).value(), kKeyed.isn(k, 123456).value());
+}
+
 }  // namespace
 }  // namespace postern::test
