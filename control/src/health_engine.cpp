@@ -24,6 +24,25 @@ constexpr std::uint64_t kWarmupStepMs = 1000;
 constexpr std::size_t kEventBatch = 32;
 constexpr std::size_t kMaxBatchesPerTick = 64;
 
+namespace {
+
+// The "Server ... is UP/DOWN" message's facts, from the server's state after the change.
+Transition transition_of(const ServerHealth& h, std::uint32_t active, std::uint32_t backups) {
+  Transition t;
+  t.server = h.name;
+  t.backup = h.backup;
+  t.up = h.up;
+  t.status = h.status;
+  t.code = h.code;
+  t.description = h.description;
+  t.duration_ms = h.duration_ms;
+  t.active = active;
+  t.backups = backups;
+  return t;
+}
+
+}  // namespace
+
 struct Engine::Server {
   ServerHealth h;
   bool exists = false;
@@ -692,16 +711,7 @@ void Engine::set_down(std::uint16_t index) {
     shutdown_sessions(index);
   }
   count(h.listener, active, backups);
-  Transition t;
-  t.server = h.name;
-  t.backup = h.backup;
-  t.up = false;
-  t.status = h.status;
-  t.code = h.code;
-  t.description = h.description;
-  t.duration_ms = h.duration_ms;
-  t.active = active;
-  t.backups = backups;
+  Transition t = transition_of(h, active, backups);
   t.sessions = hooks_.sessions ? hooks_.sessions(index) : 0;
   log(LogLevel::kAlert, transition_message(t));
   if (before != 0 && active == 0 && backups == 0 && h.listener < listener_names_.size()) {
@@ -743,16 +753,7 @@ void Engine::set_up(std::uint16_t index) {
   std::uint32_t active = 0;
   std::uint32_t backups = 0;
   count(h.listener, active, backups);
-  Transition t;
-  t.server = h.name;
-  t.backup = h.backup;
-  t.up = true;
-  t.status = h.status;
-  t.code = h.code;
-  t.description = h.description;
-  t.duration_ms = h.duration_ms;
-  t.active = active;
-  t.backups = backups;
+  const Transition t = transition_of(h, active, backups);
   log(LogLevel::kNotice, transition_message(t));
 }
 

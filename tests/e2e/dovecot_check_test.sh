@@ -149,15 +149,10 @@ count() {
   ip netns exec "$NS_SRV" nft list counter inet hc_dc "$1" | awk '$1 == "packets" { print $2 }'
 }
 
-# since DC: what DC logged since the phase's mark.
-since() {
-  tail -c +"$((${MARK[$1]} + 1))" "${LOG_OF[$1]}"
-}
-
 no_error_lines() {
   local dc bad=0
   for dc in dc1 dc2; do
-    if since "$dc" | grep -E ': (Error|Warning|Fatal|Panic): |: haproxy: ' >"$HC_DIR/bad.$dc"; then
+    if logged_since "$dc" | grep -E ': (Error|Warning|Fatal|Panic): |: haproxy: ' >"$HC_DIR/bad.$dc"; then
       echo "$dc logged:"
       head -n 10 "$HC_DIR/bad.$dc" | sed 's/^/  | /'
       bad=1
@@ -183,7 +178,7 @@ logged_checks() {
     else
       pat="${CONN_LINE[$p]}.*rip=${SOURCE_ADDR//./\\.}, rport=[0-9]+, lip=[0-9.]+, lport=$p\$"
     fi
-    n=$(since "$dc" | grep -cE "$pat")
+    n=$(logged_since "$dc" | grep -cE "$pat")
     echo "$dc: $n ${SERVICE[$p]} check connections logged from $SOURCE_ADDR"
     [ "$n" -ge 2 ] || return 1
     total=$((total + n))
@@ -218,7 +213,7 @@ still_up() {
 # ports and server addresses folded.
 shapes() {
   local dc
-  for dc in dc1 dc2; do since "$dc"; done | cut -d' ' -f4- |
+  for dc in dc1 dc2; do logged_since "$dc"; done | cut -d' ' -f4- |
     sed -E -e 's/<[^>]+>/<ID>/g' -e 's/\(([0-9]+)\)/(PID)/g' -e 's/rport=[0-9]+/rport=N/g' -e 's/lip=[0-9.]+/lip=SERVER/g' |
     sort | uniq -c | sort -rn | sed 's/^/      /'
 }

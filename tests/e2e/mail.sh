@@ -61,6 +61,11 @@ via_vip() {
     [ -n "$LAST_INSTANCE" ] && e2e_log "     $LAST"
 }
 
+# logged_since INSTANCE: what the instance logged since its mark (MARK, see session()).
+logged_since() {
+  tail -c +"$((${MARK[$1]} + 1))" "${LOG_OF[$1]}"
+}
+
 # logged INSTANCE PATTERN: the instance logged a line matching PATTERN since the last session.
 logged() {
   e2e_wait_grep 3 "$2" "${LOG_OF[$1]}" "${MARK[$1]}"

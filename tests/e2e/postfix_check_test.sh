@@ -103,14 +103,10 @@ count() {
   ip netns exec "$NS_SRV" nft list counter inet hc_pf "$1" | awk '$1 == "packets" { print $2 }'
 }
 
-since() {
-  tail -c +"$((${MARK[$1]} + 1))" "${LOG_OF[$1]}"
-}
-
 no_bad_lines() {
   local pf bad=0
   for pf in pf1 pf2; do
-    if since "$pf" | grep -iE 'fatal|panic|error|warning|throttl' >"$HC_DIR/bad.$pf"; then
+    if logged_since "$pf" | grep -iE 'fatal|panic|error|warning|throttl' >"$HC_DIR/bad.$pf"; then
       echo "$pf logged:"
       head -n 10 "$HC_DIR/bad.$pf" | sed 's/^/  | /'
       bad=1
@@ -123,7 +119,7 @@ no_bad_lines() {
 checks_logged() {
   local pf n bad=0
   for pf in pf1 pf2; do
-    n=$(since "$pf" | grep -cE "smtpd\[[0-9]+\]: connect from unknown\[${SOURCE_ADDR//./\\.}\]$")
+    n=$(logged_since "$pf" | grep -cE "smtpd\[[0-9]+\]: connect from unknown\[${SOURCE_ADDR//./\\.}\]$")
     echo "$pf: $n check connections logged from $SOURCE_ADDR in $1 s"
     [ "$n" -ge $(($1 / 2)) ] || bad=1
   done
@@ -165,7 +161,7 @@ delivered() {
 # The distinct lines Postfix logged about the balancer's own address (the checks).
 shapes() {
   local pf
-  for pf in pf1 pf2; do since "$pf"; done | grep -F "[$SOURCE_ADDR]" | cut -d' ' -f4- |
+  for pf in pf1 pf2; do logged_since "$pf"; done | grep -F "[$SOURCE_ADDR]" | cut -d' ' -f4- |
     sed -E -e 's/\[[0-9]+\]:/[PID]:/g' |
     sort | uniq -c | sort -rn | sed 's/^/      /'
 }
