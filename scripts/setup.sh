@@ -7,9 +7,12 @@ packages=(
   # build
   build-essential cmake pkg-config clang-format clang-tidy
   libdpdk-dev dpdk libboost-program-options-dev libyaml-cpp-dev prometheus-cpp-dev
+  libcpp-httplib-dev nlohmann-json3-dev
   libgtest-dev googletest libbenchmark-dev valgrind
   # lab and end-to-end tests
   iproute2 ethtool nftables procps psmisc python3 socat netcat-openbsd tcpdump
+  # admin: Prometheus (promtool, a real scraper), etcd, a headless browser for the status page
+  prometheus etcd-server etcd-client chromium
   # real peers
   haproxy dovecot-core dovecot-imapd dovecot-pop3d dovecot-lmtpd dovecot-managesieved postfix
 )

@@ -3,9 +3,11 @@
 
 #include <unistd.h>
 
+#include <algorithm>
 #include <chrono>
 #include <csignal>
 #include <cstdio>
+#include <ctime>
 #include <fstream>
 #include <iostream>
 #include <sstream>
@@ -13,6 +15,9 @@
 #include <thread>
 
 #include "postern/config/load.hpp"
+#include "postern/control/admin_http.hpp"
+#include "postern/control/admin_pages.hpp"
+#include "postern/control/admin_view.hpp"
 #include "postern/control/cli.hpp"
 #include "postern/control/dataplane_config.hpp"
 #include "postern/control/health_engine.hpp"
@@ -178,11 +183,195 @@ void write_state(const config::Config& cfg, const dataplane::Runtime& rt, const 
   std::rename(tmp.c_str(), cfg.admin->state_file.c_str());
 }
 
+// Which configuration runs: a hash of its canonical form (the YAML dump), so nodes running the
+// same model show the same hash whatever files and syntax it came from.
+std::string config_hash(const config::Config& cfg) {
+  const std::size_t h = std::hash<std::string>{}(config::to_yaml(cfg));
+  char text[17];
+  std::snprintf(text, sizeof text, "%016zx", h);
+  return text;
+}
+
+// The running daemon: the runtime, the health engine, the admin view and what the operator
+// may change (admin::Operator), all on the main thread's loop.
+class Daemon final : public admin::Operator {
+ public:
+  Daemon(config::Config cfg, std::vector<std::string> paths, dataplane::Runtime& rt)
+      : cfg_(std::move(cfg)),
+        paths_(std::move(paths)),
+        rt_(rt),
+        transport_(rt),
+        engine_(transport_, rt.live(), hooks()),
+        start_unix_s_(static_cast<std::uint64_t>(std::time(nullptr))) {
+    char host[256] = {};
+    if (gethostname(host, sizeof host - 1) == 0) {
+      node_ = host;
+    }
+    engine_.configure(cfg_, *rt_.snapshot(), rt_.settings(), steady_ms());
+    config_hash_ = config_hash(cfg_);
+    publish_view();
+  }
+
+  // Runs until a stop signal: the health engine every millisecond, reloads on signals, the
+  // view and the state file as they change.
+  void loop() {
+    auto last_state = std::chrono::steady_clock::now() - std::chrono::seconds(10);
+    auto last_view = last_state;
+    while (g_stop == 0) {
+      std::this_thread::sleep_for(std::chrono::milliseconds(1));
+      engine_.tick(steady_ms());
+      if (g_reload != 0) {
+        g_reload = 0;
+        std::string result;
+        reload(result);
+      }
+      const auto now = std::chrono::steady_clock::now();
+      if (now - last_view >= std::chrono::milliseconds(250)) {
+        publish_view();
+        last_view = now;
+      }
+      if (now - last_state >= std::chrono::seconds(1)) {
+        write_state(cfg_, rt_, bases_, engine_);
+        last_state = now;
+      }
+    }
+  }
+
+  void stopped() {
+    write_state(cfg_, rt_, bases_, engine_);
+    std::cerr << counters_json(rt_, bases_, engine_);
+  }
+
+  const config::Config& config() const { return cfg_; }
+
+  // admin::Operator
+  std::shared_ptr<const admin::AdminView> view() const override { return board_.current(); }
+  const admin::ViewBoard& board() const { return board_; }
+
+  admin::Sample sample() const override {
+    const dataplane::Snapshot* snap = rt_.snapshot();
+    admin::Sample s = admin::sample(rt_, snap->listeners.size(), snap->servers.size());
+    for (std::size_t i = 0; i < s.server_total.size(); ++i) {
+      s.server_total[i] -= std::min(s.server_total[i], bases_.base[i]);
+    }
+    return s;
+  }
+
+  bool set_admin(std::uint16_t slot, admin::AdminState state, std::string& error) override {
+    if (slot >= rt_.snapshot()->servers.size()) {
+      error = "No such server.";
+      return false;
+    }
+    overrides_.admin[slot] = state;
+    rt_.live()[slot].admin.store(static_cast<std::uint8_t>(state), std::memory_order_relaxed);
+    publish_view();
+    return true;
+  }
+
+  bool set_weight(std::uint16_t slot, std::uint32_t weight, std::string& error) override {
+    if (slot >= rt_.snapshot()->servers.size()) {
+      error = "No such server.";
+      return false;
+    }
+    if (weight > 256) {
+      error = "Invalid weight.";
+      return false;
+    }
+    overrides_.weight[slot] = static_cast<std::int32_t>(weight);
+    rt_.live()[slot].user_weight.store(static_cast<std::int16_t>(weight),
+                                       std::memory_order_relaxed);
+    publish_view();
+    return true;
+  }
+
+  // Loads the -f files again; the running configuration keeps serving unless the new one
+  // parses, validates, compiles and leaves the dataplane section alone.
+  bool reload(std::string& result) override {
+    config::Diagnostics rd;
+    config::Config next = config::load_files(expand_config_paths(paths_), rd);
+    std::unique_ptr<dataplane::Snapshot> next_snap;
+    if (!rd.has_errors()) {
+      next_snap = build_snapshot(
+          next, rt_.settings(), generation_ + 1, rd, rt_.snapshot(),
+          [this](bool listener, std::uint16_t i) { return slot_busy(rt_, listener, i); });
+    }
+    std::ostringstream diag;
+    for (const auto& d : rd.items()) {
+      std::cerr << config::format(d) << "\n";
+      diag << config::format(d) << "\n";
+    }
+    if (rd.has_errors() || !next_snap) {
+      result = diag.str() + "reload refused: the running configuration keeps serving";
+      log_line(result.substr(diag.str().size()));
+      ++reloads_failed_;
+      return false;
+    }
+    if (next.dataplane != cfg_.dataplane) {
+      result = "reload refused: the dataplane section changed; it needs a restart";
+      log_line(result);
+      ++reloads_failed_;
+      return false;
+    }
+    ++generation_;
+    bases_.reused(rt_, *rt_.snapshot(), *next_snap);
+    rt_.publish(std::move(next_snap));
+    engine_.configure(next, *rt_.snapshot(), rt_.settings(), steady_ms());
+    cfg_ = std::move(next);
+    config_hash_ = config_hash(cfg_);
+    ++reloads_ok_;
+    result = diag.str() + "reloaded: generation " + std::to_string(generation_);
+    log_line("reloaded: generation " + std::to_string(generation_));
+    publish_view();
+    return true;
+  }
+
+ private:
+  health::EngineHooks hooks() {
+    health::EngineHooks h;
+    h.log = &log_health;
+    h.connect_errors = [this](std::uint16_t s) { return rt_.connect_errors(s); };
+    h.sessions = [this](std::uint16_t s) {
+      std::uint64_t n = 0;
+      for (std::size_t w = 0; w < rt_.worker_count(); ++w) {
+        n += rt_.slots(w).server_active[s].get();
+      }
+      return static_cast<std::uint32_t>(n);
+    };
+    return h;
+  }
+
+  void publish_view() {
+    admin::ViewMeta meta;
+    meta.now_ms = steady_ms();
+    meta.start_unix_s = start_unix_s_;
+    meta.config_hash = config_hash_;
+    meta.node = node_;
+    meta.workers = static_cast<std::uint32_t>(rt_.worker_count());
+    meta.reloads_ok = reloads_ok_;
+    meta.reloads_failed = reloads_failed_;
+    board_.publish(admin::build_view(*rt_.snapshot(), engine_, overrides_, meta));
+  }
+
+  config::Config cfg_;
+  std::vector<std::string> paths_;
+  dataplane::Runtime& rt_;
+  RuntimeTransport transport_;
+  health::Engine engine_;
+  admin::ViewBoard board_;
+  admin::Overrides overrides_;
+  TotalBases bases_;
+  std::uint32_t generation_ = 1;
+  std::uint64_t reloads_ok_ = 0;
+  std::uint64_t reloads_failed_ = 0;
+  std::uint64_t start_unix_s_ = 0;
+  std::string node_;
+  std::string config_hash_;
+};
+
 }  // namespace
 
-int run_daemon(const config::Config& cfg_in, const std::vector<std::string>& paths,
+int run_daemon(const config::Config& cfg, const std::vector<std::string>& paths,
                const std::vector<std::string>& extra_eal) {
-  config::Config cfg = cfg_in;
   config::Diagnostics diags;
   dataplane::Settings settings = build_settings(cfg, extra_eal, diags);
   for (const auto& d : diags.items()) {
@@ -199,8 +388,7 @@ int run_daemon(const config::Config& cfg_in, const std::vector<std::string>& pat
   }
   try {
     dataplane::Runtime rt(std::move(settings));
-    std::uint32_t generation = 1;
-    auto snap = build_snapshot(cfg, rt.settings(), generation, diags);
+    auto snap = build_snapshot(cfg, rt.settings(), 1, diags);
     for (const auto& d : diags.items()) {
       std::cerr << config::format(d) << "\n";
     }
@@ -209,64 +397,24 @@ int run_daemon(const config::Config& cfg_in, const std::vector<std::string>& pat
     }
     rt.publish(std::move(snap));
     rt.start();
-    TotalBases bases;
-    // Health checks: the engine runs on this thread, ticked every millisecond between the
-    // signal and state-file work; the workers send and receive the checks' packets.
-    RuntimeTransport transport(rt);
-    health::EngineHooks hooks;
-    hooks.log = &log_health;
-    hooks.connect_errors = [&rt](std::uint16_t s) { return rt.connect_errors(s); };
-    hooks.sessions = [&rt](std::uint16_t s) {
-      std::uint64_t n = 0;
-      for (std::size_t w = 0; w < rt.worker_count(); ++w) {
-        n += rt.slots(w).server_active[s].get();
-      }
-      return static_cast<std::uint32_t>(n);
-    };
-    health::Engine engine(transport, rt.live(), hooks);
-    engine.configure(cfg, *rt.snapshot(), rt.settings(), steady_ms());
+    Daemon daemon(cfg, paths, rt);
     log_line("dataplane running: " + std::to_string(rt.settings().workers) + " worker(s), " +
              std::to_string(cfg.listeners.size()) + " listener(s)");
-    auto last_state = std::chrono::steady_clock::now() - std::chrono::seconds(10);
-    while (g_stop == 0) {
-      std::this_thread::sleep_for(std::chrono::milliseconds(1));
-      engine.tick(steady_ms());
-      if (g_reload != 0) {
-        g_reload = 0;
-        config::Diagnostics rd;
-        config::Config next = config::load_files(expand_config_paths(paths), rd);
-        std::unique_ptr<dataplane::Snapshot> next_snap;
-        if (!rd.has_errors()) {
-          next_snap = build_snapshot(
-              next, rt.settings(), generation + 1, rd, rt.snapshot(),
-              [&rt](bool listener, std::uint16_t i) { return slot_busy(rt, listener, i); });
-        }
-        for (const auto& d : rd.items()) {
-          std::cerr << config::format(d) << "\n";
-        }
-        if (rd.has_errors() || !next_snap) {
-          log_line("reload refused: the running configuration keeps serving");
-        } else if (next.dataplane != cfg.dataplane) {
-          log_line("reload refused: the dataplane section changed; it needs a restart");
-        } else {
-          ++generation;
-          bases.reused(rt, *rt.snapshot(), *next_snap);
-          rt.publish(std::move(next_snap));
-          engine.configure(next, *rt.snapshot(), rt.settings(), steady_ms());
-          cfg = std::move(next);
-          log_line("reloaded: generation " + std::to_string(generation));
-        }
-      }
-      const auto now = std::chrono::steady_clock::now();
-      if (now - last_state >= std::chrono::seconds(1)) {
-        write_state(cfg, rt, bases, engine);
-        last_state = now;
+    // The admin endpoint on its own threads, reading the daemon's view.
+    admin::HttpServer http;
+    if (cfg.admin && cfg.admin->http) {
+      admin::register_pages(http, daemon);
+      std::string error;
+      if (!http.start(*cfg.admin->http, error)) {
+        log_line(error);
+        return 1;
       }
     }
+    daemon.loop();
     log_line("stopping");
+    http.stop();
     rt.stop();
-    write_state(cfg, rt, bases, engine);
-    std::cerr << counters_json(rt, bases, engine);
+    daemon.stopped();
   } catch (const std::exception& e) {
     log_line(std::string("fatal: ") + e.what());
     return 1;

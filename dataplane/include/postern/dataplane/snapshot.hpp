@@ -57,9 +57,13 @@ struct BindEntry {
 // a server: whether it takes new connections, and the share of its weight it gets now
 // (`slowstart` ramps it up to 100). Indexed like the snapshot's servers and sized for the most
 // slots a snapshot may hold; the runtime owns it, so it outlives every snapshot.
+// The runtime API adds the operator's say: a drained or maintenance server takes no new
+// connection (its open ones go on), and a weight set at run time replaces the configured one.
 struct ServerLive {
   std::atomic<std::uint8_t> up{1};
   std::atomic<std::uint8_t> weight_pct{100};
+  std::atomic<std::uint8_t> admin{0};         // 0 ready, 1 drain, 2 maint
+  std::atomic<std::int16_t> user_weight{-1};  // 0..256 from the runtime API; -1: configured
 };
 
 struct Snapshot {
@@ -100,18 +104,26 @@ struct Snapshot {
   }
   bool server_usable(std::uint16_t s) const noexcept {
     const ServerSlot& sv = servers[s];
-    if (sv.disabled || sv.retired || sv.weight == 0) {
+    if (sv.disabled || sv.retired) {
       return false;
     }
-    return live == nullptr || live[s].up.load(std::memory_order_relaxed) != 0;
+    if (live == nullptr) {
+      return sv.weight != 0;
+    }
+    const ServerLive& l = live[s];
+    const std::int16_t user = l.user_weight.load(std::memory_order_relaxed);
+    const std::uint32_t w = user >= 0 ? static_cast<std::uint32_t>(user) : sv.weight;
+    return w != 0 && l.up.load(std::memory_order_relaxed) != 0 &&
+           l.admin.load(std::memory_order_relaxed) == 0;
   }
   // The weight the balancer uses now: the configured one, scaled while `slowstart` ramps it
   // (never below 1 for a usable server, as HAProxy keeps eweight >= 1).
   std::uint32_t weight_now(std::uint16_t s) const noexcept {
-    const std::uint32_t w = servers[s].weight;
     if (live == nullptr) {
-      return w;
+      return servers[s].weight;
     }
+    const std::int16_t user = live[s].user_weight.load(std::memory_order_relaxed);
+    const std::uint32_t w = user >= 0 ? static_cast<std::uint32_t>(user) : servers[s].weight;
     const std::uint32_t pct = live[s].weight_pct.load(std::memory_order_relaxed);
     return pct >= 100 ? w : std::max<std::uint32_t>(1, w * pct / 100);
   }

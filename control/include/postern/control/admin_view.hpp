@@ -1,0 +1,125 @@
+// What the admin side shows (metrics, status page, /v1/state, the runtime API's show
+// commands): an immutable view of the configuration and every server's health, rebuilt by the
+// main thread and swapped in atomically, so the HTTP threads read it without locks; plus a
+// Sample of the workers' counters, summed when a reader asks.
+#pragma once
+
+#include <atomic>
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "postern/config/model.hpp"
+#include "postern/control/health_engine.hpp"
+#include "postern/dataplane/counters.hpp"
+#include "postern/dataplane/snapshot.hpp"
+
+namespace postern::dataplane {
+class Runtime;
+}
+
+namespace postern::control::admin {
+
+// A server's administrative state, set through the runtime API (HAProxy's `set server ...
+// state ready|drain|maint`, `disable/enable server`), kept across reloads.
+enum class AdminState : std::uint8_t { kReady, kDrain, kMaint };
+
+struct ServerView {
+  std::uint16_t slot = 0;  // index into the snapshot's servers (HAProxy's sid - 1)
+  std::string name;        // "listener/server"
+  std::string listener;
+  std::string server;
+  std::string address;  // the server's IP address, as configured
+  std::uint16_t port = 0;
+  std::uint32_t weight = 1;   // configured (HAProxy's iweight)
+  std::uint32_t uweight = 1;  // in effect by the user's choice: config or runtime API
+  bool backup = false;
+  bool retired = false;  // removed by a reload, draining its connections
+  AdminState admin = AdminState::kReady;
+  health::ServerHealth health;  // a copy of the engine's record (checked or not)
+};
+
+struct ListenerView {
+  std::uint16_t slot = 0;
+  std::string name;
+  std::vector<std::string> binds;      // "ADDR:PORT"
+  std::vector<std::uint16_t> servers;  // slots, in file order
+  std::uint32_t maxconn = 0;           // 0: none
+  bool retired = false;
+};
+
+struct AdminView {
+  std::uint64_t built_ms = 0;      // the engine's clock when built
+  std::uint64_t start_unix_s = 0;  // when Postern started
+  std::uint32_t generation = 0;    // of the running snapshot
+  std::string config_hash;         // of the loaded configuration text
+  std::string node;                // this node's name (hostname)
+  std::uint32_t workers = 0;
+  std::uint64_t reloads_ok = 0;
+  std::uint64_t reloads_failed = 0;
+  std::vector<ListenerView> listeners;
+  std::vector<ServerView> servers;  // by slot
+
+  const ServerView* find_server(const std::string& listener, const std::string& server) const;
+  const ListenerView* find_listener(const std::string& name) const;
+};
+
+// What the runtime API changed, by server slot (slots keep their index across reloads, so
+// these survive them): the administrative state and a weight replacing the configured one.
+struct Overrides {
+  std::vector<AdminState> admin = std::vector<AdminState>(dataplane::kMaxServers);
+  std::vector<std::int32_t> weight = std::vector<std::int32_t>(dataplane::kMaxServers, -1);
+};
+
+struct ViewMeta {
+  std::uint64_t now_ms = 0;
+  std::uint64_t start_unix_s = 0;
+  std::string config_hash;
+  std::string node;
+  std::uint32_t workers = 0;
+  std::uint64_t reloads_ok = 0;
+  std::uint64_t reloads_failed = 0;
+};
+
+std::shared_ptr<const AdminView> build_view(const dataplane::Snapshot& snap,
+                                            const health::Engine& engine, const Overrides& o,
+                                            const ViewMeta& meta);
+
+// Where the current view lives: one writer (the main thread), many readers.
+class ViewBoard {
+ public:
+  void publish(std::shared_ptr<const AdminView> v) { view_.store(std::move(v)); }
+  std::shared_ptr<const AdminView> current() const { return view_.load(); }
+
+ private:
+  std::atomic<std::shared_ptr<const AdminView>> view_;
+};
+
+// The workers' counters, summed over workers at the moment of reading (HAProxy's stats are
+// read the same way: per-thread counters added up when shown).
+struct Sample {
+  dataplane::WorkerCounters total;
+  std::vector<dataplane::WorkerCounters> per_worker;
+  std::vector<std::uint64_t> server_active;  // by server slot
+  std::vector<std::uint64_t> server_total;
+  std::vector<std::uint64_t> listener_active;  // by listener slot
+};
+
+Sample sample(const dataplane::Runtime& rt, std::size_t listeners, std::size_t servers);
+
+// What the admin side may read of and do to the running daemon; the daemon implements it on
+// its main thread. `view()` and `sample()` may be called from any thread; the rest only from
+// the main thread (the runtime API is served from its loop).
+class Operator {
+ public:
+  virtual ~Operator() = default;
+  virtual std::shared_ptr<const AdminView> view() const = 0;
+  virtual Sample sample() const = 0;
+  virtual bool set_admin(std::uint16_t server_slot, AdminState state, std::string& error) = 0;
+  virtual bool set_weight(std::uint16_t server_slot, std::uint32_t weight, std::string& error) = 0;
+  // Reloads the configuration files now; `result` is what the daemon logged about it.
+  virtual bool reload(std::string& result) = 0;
+};
+
+}  // namespace postern::control::admin
