@@ -18,6 +18,8 @@ constexpr std::uint32_t kMaxWeight = 256;
 constexpr std::uint32_t kMaxRetries = 100;
 constexpr std::uint32_t kMinFlows = 1024;
 constexpr std::uint32_t kMaxFlows = 16U * 1024U * 1024U;
+constexpr Millis kMinEtcdTtl = 3000;
+constexpr Millis kMaxEtcdTtl = 3600 * 1000;
 
 std::string where(const Origin& origin) {
   return origin.file + ":" + std::to_string(origin.line);
@@ -46,6 +48,9 @@ class Checker {
     if (config_.admin && config_.admin->http && config_.admin->http->port == 0) {
       error(config_.admin->origin, "admin 'http' needs a port other than 0");
     }
+    if (config_.admin && config_.admin->etcd) {
+      check_etcd(*config_.admin->etcd);
+    }
   }
 
  private:
@@ -55,6 +60,32 @@ class Checker {
 
   void warning(const Origin& at, std::string message, std::string hint = {}) {
     diags_.warning(at.file, at.line, at.column, std::move(message), std::move(hint));
+  }
+
+  // The publisher keeps its lease alive every ttl/3 with requests that time out after 2 s, so a
+  // lease shorter than 3 s would expire while one etcd endpoint is merely slow.
+  void check_etcd(const Etcd& etcd) {
+    if (etcd.endpoints.empty()) {
+      error(etcd.origin, "admin 'etcd' needs at least one endpoint",
+            "endpoints: [\"http://127.0.0.1:2379\"]");
+    }
+    if (etcd.prefix.empty() || etcd.prefix.front() != '/' || etcd.prefix.back() == '/') {
+      error(etcd.origin,
+            "admin etcd 'prefix' " + quoted(etcd.prefix) +
+                " must start with '/' and not end with one",
+            "keys are PREFIX/NODE/state and PREFIX/NODE/servers/LISTENER/SERVER");
+    }
+    if (etcd.node.find('/') != std::string::npos) {
+      error(etcd.origin, "admin etcd 'node' " + quoted(etcd.node) + " must not contain '/'");
+    }
+    if (etcd.ttl < kMinEtcdTtl || etcd.ttl > kMaxEtcdTtl) {
+      error(etcd.origin,
+            "admin etcd 'ttl' " + format_duration(etcd.ttl) + " is not within 3s and 1h");
+    }
+    if (etcd.refresh != 0 && etcd.refresh < 1000) {
+      error(etcd.origin, "admin etcd 'refresh' " + format_duration(etcd.refresh) +
+                             " must be 0 (only on changes) or at least 1s");
+    }
   }
 
   void check_global() {

@@ -1055,6 +1055,82 @@ constexpr KeyRow<Dataplane> kDataplaneRows[] = {
      }},
 };
 
+// An etcd endpoint as written ("http://HOST:PORT" or "HOST:PORT", HOST a name or an address,
+// IPv6 in brackets) in the one form the publisher uses, "http://HOST:PORT". The gateway is
+// reached over plain HTTP: Postern has no TLS client.
+std::optional<std::string> etcd_endpoint(Reader& r, const YAML::Node& v) {
+  auto text = r.string(v, "endpoints");
+  if (!text) {
+    return std::nullopt;
+  }
+  std::string_view rest = *text;
+  const std::size_t scheme = rest.find("://");
+  if (scheme != std::string_view::npos) {
+    if (rest.substr(0, scheme) != "http") {
+      r.error(v, "etcd endpoint " + quoted(*text) + ": only http:// is supported",
+              "Postern speaks to etcd's JSON gateway without TLS; put it on a trusted network");
+      return std::nullopt;
+    }
+    rest.remove_prefix(scheme + 3);
+  }
+  if (!rest.empty() && rest.back() == '/') {
+    rest.remove_suffix(1);
+  }
+  const std::size_t colon = rest.rfind(':');
+  const std::string_view host = colon == std::string_view::npos ? rest : rest.substr(0, colon);
+  const bool bracketed = !host.empty() && host.front() == '[';
+  const bool host_ok = !host.empty() && host.find_first_of("/@?#") == std::string_view::npos &&
+                       (bracketed ? host.back() == ']' : host.find(':') == std::string_view::npos);
+  std::optional<std::uint64_t> port;
+  if (colon != std::string_view::npos) {
+    port = parse_unsigned(rest.substr(colon + 1), 65535).value;
+  }
+  if (!host_ok || !port || *port == 0) {
+    r.error(v, "etcd endpoint " + quoted(*text) + " is not HOST:PORT",
+            "write it as http://127.0.0.1:2379");
+    return std::nullopt;
+  }
+  return "http://" + std::string(rest);
+}
+
+constexpr KeyRow<Etcd> kEtcdRows[] = {
+    {"endpoints",
+     [](Reader& r, const YAML::Node& v, Etcd& e) {
+       if (!r.sequence(v, "endpoints")) {
+         return;
+       }
+       for (const YAML::Node& item : v) {
+         if (auto url = etcd_endpoint(r, item)) {
+           e.endpoints.push_back(*url);
+         }
+       }
+     }},
+    {"prefix",
+     [](Reader& r, const YAML::Node& v, Etcd& e) {
+       if (auto s = r.string(v, "prefix")) {
+         e.prefix = *s;
+       }
+     }},
+    {"node",
+     [](Reader& r, const YAML::Node& v, Etcd& e) {
+       if (auto s = r.string(v, "node")) {
+         e.node = *s;
+       }
+     }},
+    {"ttl",
+     [](Reader& r, const YAML::Node& v, Etcd& e) {
+       if (auto d = r.duration(v, "ttl")) {
+         e.ttl = *d;
+       }
+     }},
+    {"refresh",
+     [](Reader& r, const YAML::Node& v, Etcd& e) {
+       if (auto d = r.duration(v, "refresh")) {
+         e.refresh = *d;
+       }
+     }},
+};
+
 constexpr KeyRow<Admin> kAdminRows[] = {
     {"http",
      [](Reader& r, const YAML::Node& v, Admin& a) {
@@ -1072,6 +1148,14 @@ constexpr KeyRow<Admin> kAdminRows[] = {
      [](Reader& r, const YAML::Node& v, Admin& a) {
        if (auto s = r.string(v, "state_file")) {
          a.state_file = *s;
+       }
+     }},
+    {"etcd",
+     [](Reader& r, const YAML::Node& v, Admin& a) {
+       Etcd etcd;
+       etcd.origin = r.origin(v);
+       if (read_map(r, v, "'etcd'", kEtcdRows, etcd)) {
+         a.etcd = std::move(etcd);
        }
      }},
 };

@@ -299,6 +299,22 @@ void emit_admin(YAML::Emitter& out, const Admin& admin) {
   if (!admin.state_file.empty()) {
     emit_key_string(out, "state_file", admin.state_file);
   }
+  if (admin.etcd) {
+    const Etcd& etcd = *admin.etcd;
+    out << YAML::Key << "etcd" << YAML::Value << YAML::BeginMap;
+    out << YAML::Key << "endpoints" << YAML::Value << YAML::Flow << YAML::BeginSeq;
+    for (const std::string& url : etcd.endpoints) {
+      emit_string(out, url);
+    }
+    out << YAML::EndSeq;
+    emit_key_string(out, "prefix", etcd.prefix);
+    if (!etcd.node.empty()) {
+      emit_key_string(out, "node", etcd.node);
+    }
+    emit_duration(out, "ttl", etcd.ttl);
+    emit_duration(out, "refresh", etcd.refresh);
+    out << YAML::EndMap;
+  }
   out << YAML::EndMap;
 }
 

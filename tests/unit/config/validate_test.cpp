@@ -428,6 +428,52 @@ TEST(ValidateDataplane, RequiresAnAdminPort) {
                              "t.yaml:15:8: error: admin 'http' needs a port other than 0"));
 }
 
+// admin.etcd: a valid section, then each rule broken on its own (reported at the section).
+std::string etcd_yaml(std::string_view key_line = {}) {
+  std::string text = "admin:\n  etcd:\n    endpoints: [\"127.0.0.1:2379\"]\n";
+  if (!key_line.empty()) {
+    text += "    " + std::string(key_line) + "\n";
+  }
+  return text;
+}
+
+TEST(ValidateEtcd, AcceptsAGoodSection) {
+  EXPECT_TRUE(testing::clean(check_yaml(etcd_yaml())));
+  EXPECT_TRUE(testing::clean(check_yaml(etcd_yaml("ttl: 3s"))));
+  EXPECT_TRUE(testing::clean(check_yaml(etcd_yaml("refresh: 0"))));
+  EXPECT_TRUE(testing::clean(check_yaml(etcd_yaml("prefix: /a/b"))));
+  EXPECT_TRUE(testing::clean(check_yaml(etcd_yaml("node: lb-1.example"))));
+}
+
+TEST(ValidateEtcd, NeedsAnEndpoint) {
+  EXPECT_TRUE(has_diagnostic(check_yaml("admin:\n  etcd: {endpoints: []}\n"),
+                             "t.yaml:2:9: error: admin 'etcd' needs at least one endpoint"));
+}
+
+TEST(ValidateEtcd, NeedsAnAbsolutePrefixWithoutTrailingSlash) {
+  EXPECT_TRUE(has_diagnostic(check_yaml(etcd_yaml("prefix: postern")),
+                             "t.yaml:3:5: error: admin etcd 'prefix' 'postern' must start with "
+                             "'/' and not end with one"));
+  EXPECT_TRUE(has_diagnostic(check_yaml(etcd_yaml("prefix: /postern/")), "must start with '/'"));
+}
+
+TEST(ValidateEtcd, NeedsANodeWithoutSlash) {
+  EXPECT_TRUE(has_diagnostic(check_yaml(etcd_yaml("node: a/b")),
+                             "t.yaml:3:5: error: admin etcd 'node' 'a/b' must not contain '/'"));
+}
+
+TEST(ValidateEtcd, BoundsTheTtl) {
+  EXPECT_TRUE(has_diagnostic(check_yaml(etcd_yaml("ttl: 2s")),
+                             "t.yaml:3:5: error: admin etcd 'ttl' 2s is not within 3s and 1h"));
+  EXPECT_TRUE(has_diagnostic(check_yaml(etcd_yaml("ttl: 2h")), "is not within 3s and 1h"));
+}
+
+TEST(ValidateEtcd, BoundsTheRefresh) {
+  EXPECT_TRUE(has_diagnostic(check_yaml(etcd_yaml("refresh: 500ms")),
+                             "t.yaml:3:5: error: admin etcd 'refresh' 500ms must be 0 (only on "
+                             "changes) or at least 1s"));
+}
+
 TEST(ValidateDataplane, SkipsVipChecksWithoutADataplane) {
   // haproxy.cfg files carry no dataplane section; their binds are checked once one is added.
   EXPECT_TRUE(lacks(check_cfg(listen_with({"bind 203.0.113.1:993"})), "vips"));

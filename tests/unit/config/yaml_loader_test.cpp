@@ -83,6 +83,12 @@ const std::string kFullSchema = lines({
     "  http: 127.0.0.1:9180",
     "  socket: /run/postern/admin.sock",
     "  state_file: /run/postern/state.json",
+    "  etcd:",
+    "    endpoints: [\"http://127.0.0.1:2379\", \"etcd2.example:2379\", \"[::1]:2379/\"]",
+    "    prefix: /mail/lb",
+    "    node: lb1",
+    "    ttl: 15s",
+    "    refresh: 0",
 });
 
 TEST(YamlLoader, ReadsTheWholeSchema) {
@@ -186,6 +192,44 @@ TEST(YamlLoader, ReadsTheWholeSchema) {
   EXPECT_EQ(c.admin->http, endpoint("127.0.0.1:9180"));
   EXPECT_EQ(c.admin->socket, "/run/postern/admin.sock");
   EXPECT_EQ(c.admin->state_file, "/run/postern/state.json");
+  ASSERT_TRUE(c.admin->etcd);
+  const Etcd& e = *c.admin->etcd;
+  // Every endpoint in the one form the publisher dials.
+  EXPECT_EQ(e.endpoints,
+            (std::vector<std::string>{"http://127.0.0.1:2379", "http://etcd2.example:2379",
+                                      "http://[::1]:2379"}));
+  EXPECT_EQ(e.prefix, "/mail/lb");
+  EXPECT_EQ(e.node, "lb1");
+  EXPECT_EQ(e.ttl, 15000);
+  EXPECT_EQ(e.refresh, 0);
+  EXPECT_EQ(e.origin.line, 68);
+}
+
+TEST(YamlLoader, GivesEtcdItsDefaults) {
+  Diagnostics diags;
+  const Config c = yaml(lines({"admin:", "  etcd: {endpoints: [\"127.0.0.1:2379\"]}"}), diags);
+  ASSERT_TRUE(clean(diags));
+  ASSERT_TRUE(c.admin && c.admin->etcd);
+  EXPECT_EQ(c.admin->etcd->prefix, "/postern");
+  EXPECT_EQ(c.admin->etcd->node, "");
+  EXPECT_EQ(c.admin->etcd->ttl, 10000);
+  EXPECT_EQ(c.admin->etcd->refresh, 10000);
+}
+
+TEST(YamlLoader, RejectsEtcdEndpointsItCannotDial) {
+  Diagnostics diags;
+  yaml(lines({"admin:", "  etcd:",
+              "    endpoints: [\"https://10.0.0.1:2379\", \"10.0.0.1\", \"10.0.0.1:0\"]",
+              "    tll: 5s"}),
+       diags);
+  EXPECT_TRUE(has_diagnostic(diags,
+                             "t.yaml:3:17: error: etcd endpoint 'https://10.0.0.1:2379': only "
+                             "http:// is supported"));
+  EXPECT_TRUE(
+      has_diagnostic(diags, "t.yaml:3:42: error: etcd endpoint '10.0.0.1' is not HOST:PORT"));
+  EXPECT_TRUE(has_diagnostic(diags, "t.yaml:3:54: error: etcd endpoint '10.0.0.1:0' is not"));
+  EXPECT_TRUE(has_diagnostic(
+      diags, "t.yaml:4:5: error: unknown key 'tll' in 'etcd' (did you mean 'ttl'?)"));
 }
 
 TEST(YamlLoader, TakesDurationsAsIntegersOfMilliseconds) {

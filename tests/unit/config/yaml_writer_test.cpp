@@ -142,6 +142,13 @@ Config full_model() {
   a.http = endpoint("127.0.0.1:9180");
   a.socket = "/run/postern/admin.sock";
   a.state_file = "/run/postern/state.json";
+  Etcd e;
+  e.endpoints = {"http://127.0.0.1:2379", "http://etcd2.example:2379"};
+  e.prefix = "/mail/lb";
+  e.node = "lb1";
+  e.ttl = 15000;
+  e.refresh = 0;
+  a.etcd = e;
   c.admin = a;
   return c;
 }

@@ -189,11 +189,24 @@ struct Dataplane {
   friend bool operator==(const Dataplane&, const Dataplane&) = default;
 };
 
+// `admin.etcd`: where Postern publishes its state for the cluster layer (YAML only; haproxy.cfg
+// has no counterpart).
+struct Etcd {
+  std::vector<std::string> endpoints;  // "http://HOST:PORT", tried in order
+  std::string prefix = "/postern";     // keys live under PREFIX/NODE/
+  std::string node;                    // empty: the host name
+  Millis ttl = 10000;                  // the lease the keys hang on
+  Millis refresh = 10000;              // the whole document's refresh for its counters; 0: never
+  Origin origin;
+  friend bool operator==(const Etcd&, const Etcd&) = default;
+};
+
 // Postern's own `admin:` YAML section.
 struct Admin {
   std::optional<Endpoint> http;
   std::string socket;
   std::string state_file;
+  std::optional<Etcd> etcd;
   Origin origin;
   friend bool operator==(const Admin&, const Admin&) = default;
 };
