@@ -46,6 +46,7 @@ std::shared_ptr<const AdminView> build_view(const dataplane::Snapshot& snap,
                                             const ViewMeta& meta) {
   auto v = std::make_shared<AdminView>();
   v->built_ms = meta.now_ms;
+  v->unix_offset_ms = meta.unix_offset_ms;
   v->start_unix_s = meta.start_unix_s;
   v->generation = snap.generation;
   v->config_hash = meta.config_hash;

@@ -50,11 +50,12 @@ struct ListenerView {
 };
 
 struct AdminView {
-  std::uint64_t built_ms = 0;      // the engine's clock when built
-  std::uint64_t start_unix_s = 0;  // when Postern started
-  std::uint32_t generation = 0;    // of the running snapshot
-  std::string config_hash;         // of the loaded configuration text
-  std::string node;                // this node's name (hostname)
+  std::uint64_t built_ms = 0;       // the engine's clock when built
+  std::int64_t unix_offset_ms = 0;  // the engine's clock + this = Unix time in milliseconds
+  std::uint64_t start_unix_s = 0;   // when Postern started
+  std::uint32_t generation = 0;     // of the running snapshot
+  std::string config_hash;          // of the loaded configuration text
+  std::string node;                 // this node's name (hostname)
   std::uint32_t workers = 0;
   std::uint64_t reloads_ok = 0;
   std::uint64_t reloads_failed = 0;
@@ -74,6 +75,7 @@ struct Overrides {
 
 struct ViewMeta {
   std::uint64_t now_ms = 0;
+  std::int64_t unix_offset_ms = 0;
   std::uint64_t start_unix_s = 0;
   std::string config_hash;
   std::string node;
