@@ -5,6 +5,7 @@ namespace postern::control::admin {
 
 void register_pages(HttpServer& http, const Operator& op) {
   http.route("/v1/state", [&op] { return state_page(*op.view(), op.sample()); });
+  http.route("/", [&op] { return status_page(*op.view(), op.sample()); });
 }
 
 }  // namespace postern::control::admin

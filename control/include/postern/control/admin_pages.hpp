@@ -10,6 +10,9 @@ namespace postern::control::admin {
 // /v1/state: every listener and server for the cluster layer, as JSON.
 Page state_page(const AdminView& view, const Sample& sample);
 
+// /: the status page, HTML for a person at a browser (HAProxy's stats page, for a Postern node).
+Page status_page(const AdminView& view, const Sample& sample);
+
 // Registers every page on `http`, reading from `op`.
 void register_pages(HttpServer& http, const Operator& op);
 
