@@ -8,15 +8,16 @@
 #include <csignal>
 #include <cstdio>
 #include <ctime>
-#include <fstream>
 #include <iostream>
 #include <sstream>
 #include <stdexcept>
 #include <thread>
 
 #include "postern/config/load.hpp"
+#include "postern/control/admin_etcd.hpp"
 #include "postern/control/admin_http.hpp"
 #include "postern/control/admin_pages.hpp"
+#include "postern/control/admin_state.hpp"
 #include "postern/control/admin_view.hpp"
 #include "postern/control/cli.hpp"
 #include "postern/control/dataplane_config.hpp"
@@ -114,75 +115,6 @@ struct TotalBases {
   }
 };
 
-// Counters summed over workers, as JSON (written to admin.state_file and printed at exit).
-std::string counters_json(const dataplane::Runtime& rt, const TotalBases& bases,
-                          const health::Engine& engine) {
-  dataplane::WorkerCounters sum;
-  for (std::size_t w = 0; w < rt.worker_count(); ++w) {
-    sum += rt.counters(w);
-  }
-  std::ostringstream o;
-  o << "{\n  \"counters\": {";
-  const std::pair<const char*, std::uint64_t> rows[] = {
-#define POSTERN_X(name) {#name, sum.name},
-      POSTERN_WORKER_COUNTERS(POSTERN_X)
-#undef POSTERN_X
-  };
-  const char* sep = "\n";
-  for (const auto& [k, v] : rows) {
-    o << sep << "    \"" << k << "\": " << v;
-    sep = ",\n";
-  }
-  o << "\n  },\n  \"drops\": {";
-  sep = "\n";
-  for (std::size_t i = 0; i < sum.drops.size(); ++i) {
-    o << sep << "    \"" << dataplane::kDropReasonNames[i] << "\": " << sum.drops[i];
-    sep = ",\n";
-  }
-  o << "\n  },\n  \"servers\": [";
-  sep = "\n";
-  if (const auto* snap = rt.snapshot()) {
-    for (std::uint16_t s = 0; s < snap->servers.size(); ++s) {
-      std::uint64_t active = 0;
-      for (std::size_t w = 0; w < rt.worker_count(); ++w) {
-        active += rt.slots(w).server_active[s].get();
-      }
-      const std::uint64_t total = server_total(rt, s) - bases.base[s];
-      o << sep << "    {\"name\": \"" << snap->servers[s].name << "\", \"active\": " << active
-        << ", \"total\": " << total << (snap->servers[s].retired ? ", \"retired\": true" : "");
-      if (const health::ServerHealth* h = engine.health(s)) {
-        o << ", \"status\": \"" << health::status_text(*h) << "\"";
-        if (h->checked) {
-          o << ", \"check_status\": \"" << health::status_name(h->status)
-            << "\", \"check_duration_ms\": " << h->duration_ms
-            << ", \"check_failures\": " << h->check_failures
-            << ", \"down_transitions\": " << h->down_transitions;
-        }
-      }
-      o << "}";
-      sep = ",\n";
-    }
-  }
-  o << "\n  ]\n}\n";
-  return o.str();
-}
-
-void write_state(const config::Config& cfg, const dataplane::Runtime& rt, const TotalBases& bases,
-                 const health::Engine& engine) {
-  if (!cfg.admin || cfg.admin->state_file.empty()) {
-    return;
-  }
-  const std::string tmp = cfg.admin->state_file + ".tmp";
-  {
-    std::ofstream f(tmp);
-    if (!f) {
-      return;
-    }
-    f << counters_json(rt, bases, engine);
-  }
-  std::rename(tmp.c_str(), cfg.admin->state_file.c_str());
-}
-
 // Which configuration runs: a hash of its canonical form (the YAML dump), so nodes running the
 // same model show the same hash whatever files and syntax it came from.
 std::string config_hash(const config::Config& cfg) {
@@ -205,18 +137,22 @@ class Daemon final : public admin::Operator {
         start_unix_s_(static_cast<std::uint64_t>(std::time(nullptr))) {
     char host[256] = {};
     if (gethostname(host, sizeof host - 1) == 0) {
-      node_ = host;
+      hostname_ = host;
     }
+    // Computed once, so a time the view shows as Unix seconds never jitters between views.
+    unix_offset_ms_ = std::chrono::duration_cast<std::chrono::milliseconds>(
+                          std::chrono::system_clock::now().time_since_epoch())
+                          .count() -
+                      static_cast<std::int64_t>(steady_ms());
     engine_.configure(cfg_, *rt_.snapshot(), rt_.settings(), steady_ms());
     config_hash_ = config_hash(cfg_);
-    publish_view();
+    configure_admin();
   }
 
   // Runs until a stop signal: the health engine every millisecond, reloads on signals, the
   // view and the state file as they change.
   void loop() {
-    auto last_state = std::chrono::steady_clock::now() - std::chrono::seconds(10);
-    auto last_view = last_state;
+    auto last_view = std::chrono::steady_clock::now();
     while (g_stop == 0) {
       std::this_thread::sleep_for(std::chrono::milliseconds(1));
       engine_.tick(steady_ms());
@@ -226,20 +162,25 @@ class Daemon final : public admin::Operator {
         reload(result);
       }
       const auto now = std::chrono::steady_clock::now();
-      if (now - last_view >= std::chrono::milliseconds(250)) {
+      // A server going UP or DOWN is shown (state file, etcd) at once; the rest at the next
+      // quarter second.
+      if (health_logged_ || now - last_view >= std::chrono::milliseconds(250)) {
+        health_logged_ = false;
         publish_view();
         last_view = now;
-      }
-      if (now - last_state >= std::chrono::seconds(1)) {
-        write_state(cfg_, rt_, bases_, engine_);
-        last_state = now;
       }
     }
   }
 
+  // After the workers stopped: the last state to the file and to stderr; the etcd lease
+  // revoked, so this node's keys vanish at once.
   void stopped() {
-    write_state(cfg_, rt_, bases_, engine_);
-    std::cerr << counters_json(rt_, bases_, engine_);
+    publish_view();
+    if (etcd_) {
+      etcd_->stop();
+    }
+    state_file_.stop_and_write();
+    std::cerr << admin::state_document(*view(), sample());
   }
 
   const config::Config& config() const { return cfg_; }
@@ -321,14 +262,17 @@ class Daemon final : public admin::Operator {
     ++reloads_ok_;
     result = diag.str() + "reloaded: generation " + std::to_string(generation_);
     log_line("reloaded: generation " + std::to_string(generation_));
-    publish_view();
+    configure_admin();
     return true;
   }
 
  private:
   health::EngineHooks hooks() {
     health::EngineHooks h;
-    h.log = &log_health;
+    h.log = [this](health::LogLevel level, const std::string& msg) {
+      log_health(level, msg);
+      health_logged_ = true;
+    };
     h.connect_errors = [this](std::uint16_t s) { return rt_.connect_errors(s); };
     h.sessions = [this](std::uint16_t s) {
       std::uint64_t n = 0;
@@ -343,6 +287,7 @@ class Daemon final : public admin::Operator {
   void publish_view() {
     admin::ViewMeta meta;
     meta.now_ms = steady_ms();
+    meta.unix_offset_ms = unix_offset_ms_;
     meta.start_unix_s = start_unix_s_;
     meta.config_hash = config_hash_;
     meta.node = node_;
@@ -350,6 +295,35 @@ class Daemon final : public admin::Operator {
     meta.reloads_ok = reloads_ok_;
     meta.reloads_failed = reloads_failed_;
     board_.publish(admin::build_view(*rt_.snapshot(), engine_, overrides_, meta));
+    state_file_.view_changed();
+    if (etcd_) {
+      etcd_->view_changed();
+    }
+  }
+
+  // The admin section's writers, at start and after every reload (a reload takes the admin
+  // section of the new files): the state file's path, and the etcd publisher, started again
+  // (its lease revoked, its keys gone) when its settings changed.
+  void configure_admin() {
+    const config::Etcd* etcd = cfg_.admin && cfg_.admin->etcd ? &*cfg_.admin->etcd : nullptr;
+    node_ = etcd != nullptr && !etcd->node.empty() ? etcd->node : hostname_;
+    std::optional<admin::EtcdOptions> want;
+    if (etcd != nullptr) {
+      want.emplace();
+      want->endpoints = etcd->endpoints;
+      want->prefix = etcd->prefix;
+      want->node = node_;
+      want->ttl = std::chrono::milliseconds(etcd->ttl);
+      want->refresh = std::chrono::milliseconds(etcd->refresh);
+    }
+    if (etcd_ && (!want || etcd_->options() != *want)) {
+      etcd_.reset();
+    }
+    publish_view();
+    state_file_.set_path(cfg_.admin ? cfg_.admin->state_file : std::string());
+    if (want && !etcd_) {
+      etcd_ = std::make_unique<admin::EtcdPublisher>(*this, *want, &log_line);
+    }
   }
 
   config::Config cfg_;
@@ -364,8 +338,14 @@ class Daemon final : public admin::Operator {
   std::uint64_t reloads_ok_ = 0;
   std::uint64_t reloads_failed_ = 0;
   std::uint64_t start_unix_s_ = 0;
-  std::string node_;
+  std::string hostname_;
+  std::string node_;  // admin.etcd.node, else the host name
   std::string config_hash_;
+  std::int64_t unix_offset_ms_ = 0;
+  bool health_logged_ = false;  // a transition since the last view
+  // Last: their threads read this daemon's view and sample until they are destroyed.
+  admin::StateFileWriter state_file_{*this, &log_line};
+  std::unique_ptr<admin::EtcdPublisher> etcd_;
 };
 
 }  // namespace
