@@ -223,17 +223,23 @@ EtcdSession::Clock::time_point EtcdSession::step(Clock::time_point now, const Ad
     published_.clear();
   }
 
+  const std::string state_key = key("state");
+  std::string fingerprint = state_fingerprint(view);
+  const bool refresh_due = options_.refresh.count() > 0 && now - doc_at_ >= options_.refresh;
+  // etcd holds every key as of this fingerprint (the per-server values are a part of it):
+  // nothing to do until a state changes or the counters' refresh is due.
+  if (!refresh_due && !published_.empty() && fingerprint == synced_fingerprint_) {
+    return next_due();
+  }
   std::map<std::string, std::string> wanted;
   for (ServerState& s : server_states(view)) {
     wanted[key("servers/" + s.listener + "/" + s.server)] = std::move(s.json);
   }
-  const std::string state_key = key("state");
-  std::string fingerprint = state_fingerprint(view);
   const auto held = published_.find(state_key);
-  const bool refresh_due = options_.refresh.count() > 0 && now - doc_at_ >= options_.refresh;
   const bool doc_due = held == published_.end() || fingerprint != doc_fingerprint_ || refresh_due;
   wanted[state_key] = doc_due ? state_document(view, sample()) : held->second;
 
+  synced_fingerprint_.clear();
   for (const auto& [k, v] : wanted) {
     const auto it = published_.find(k);
     if (it != published_.end() && it->second == v) {
@@ -246,7 +252,7 @@ EtcdSession::Clock::time_point EtcdSession::step(Clock::time_point now, const Ad
     published_[k] = v;
   }
   if (doc_due) {
-    doc_fingerprint_ = std::move(fingerprint);
+    doc_fingerprint_ = fingerprint;
     doc_at_ = now;
   }
   for (auto it = published_.begin(); it != published_.end();) {
@@ -260,6 +266,11 @@ EtcdSession::Clock::time_point EtcdSession::step(Clock::time_point now, const Ad
     }
     it = published_.erase(it);
   }
+  synced_fingerprint_ = std::move(fingerprint);
+  return next_due();
+}
+
+EtcdSession::Clock::time_point EtcdSession::next_due() const {
   Clock::time_point next = next_keepalive_;
   if (options_.refresh.count() > 0) {
     next = std::min(next, doc_at_ + options_.refresh);

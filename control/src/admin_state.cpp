@@ -197,8 +197,62 @@ std::string state_document(const AdminView& view, const Sample& sample) {
   return document(view, &sample).dump(2) + "\n";
 }
 
+// Every field of the document that only a change of state moves (what document(view, nullptr)
+// holds), appended without building JSON: the writer and the publisher compute it for every
+// view, four times a second, and at 4096 servers the JSON took 26 ms where this takes a few.
 std::string state_fingerprint(const AdminView& view) {
-  return document(view, nullptr).dump();
+  std::string f;
+  f.reserve(64 + view.servers.size() * 96);
+  const auto text = [&f](std::string_view s) {
+    f += std::to_string(s.size());
+    f += ':';
+    f += s;
+  };
+  const auto number = [&f](std::int64_t n) {
+    f += std::to_string(n);
+    f += ';';
+  };
+  text(view.node);
+  number(view.generation);
+  text(view.config_hash);
+  number(static_cast<std::int64_t>(view.start_unix_s));
+  number(view.workers);
+  number(static_cast<std::int64_t>(view.reloads_ok));
+  number(static_cast<std::int64_t>(view.reloads_failed));
+  for (const ListenerView& l : view.listeners) {
+    if (l.retired) {
+      continue;
+    }
+    f += 'L';
+    text(l.name);
+    for (const std::string& b : l.binds) {
+      text(b);
+    }
+    number(l.maxconn);
+    for (const std::uint16_t slot : l.servers) {
+      if (slot >= view.servers.size()) {
+        continue;
+      }
+      const ServerView& s = view.servers[slot];
+      f += 'S';
+      text(s.server);
+      text(s.address);
+      number(s.port);
+      text(state_word(s));
+      text(status_text(s));
+      number(s.uweight);
+      number(s.weight);
+      number(s.backup ? 1 : 0);
+      number(last_change_unix_s(view, s));
+      if (s.health.checked) {
+        f += 'C';
+        text(health::status_name(s.health.status));
+        number(health::status_has_code(s.health.status) ? s.health.code : -1);
+        text(s.health.description);
+      }
+    }
+  }
+  return f;
 }
 
 std::vector<ServerState> server_states(const AdminView& view) {

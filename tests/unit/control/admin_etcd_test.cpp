@@ -44,6 +44,7 @@ class FakeEtcd final : public EtcdTransport {
     std::string lease;
   };
   bool up = true;
+  int puts_left = -1;  // >= 0: that many puts answered, then none (etcd dies mid-way)
   std::map<std::string, Kv> kv;
   std::map<std::string, std::int64_t> leases;  // ID -> TTL
   std::vector<std::string> calls;              // paths, in order
@@ -72,6 +73,10 @@ class FakeEtcd final : public EtcdTransport {
           200, json{{"result", {{"ID", id}, {"TTL", std::to_string(leases[id])}}}}.dump() + "\n"};
     }
     if (path == "/v3/kv/put") {
+      if (puts_left == 0) {
+        return std::nullopt;
+      }
+      puts_left -= puts_left > 0 ? 1 : 0;
       const std::string lease = req.value("lease", "0");
       if (lease != "0" && leases.count(lease) == 0) {
         return Reply{404, R"({"error":"etcdserver: requested lease not found","code":5})"};
@@ -215,6 +220,20 @@ TEST_F(EtcdSessionTest, RewritesOnlyWhatChanged) {
   view.servers[0].admin = AdminState::kDrain;
   step();
   EXPECT_EQ(server_key("dc1")["state"], "DRAIN");
+}
+
+TEST_F(EtcdSessionTest, FinishesAPublicationThatAnOutageCutShort) {
+  etcd.puts_left = 1;  // the first key lands, then etcd is gone
+  const Clock::time_point retry = step();
+  EXPECT_EQ(etcd.kv.size(), 1U);
+  etcd.puts_left = -1;
+  now = retry;
+  step();  // the same view: still every key is written
+  EXPECT_EQ(etcd.kv.size(), 3U);
+  const std::size_t puts = etcd.count("/v3/kv/put");
+  now += 1s;
+  step();
+  EXPECT_EQ(etcd.count("/v3/kv/put"), puts);
 }
 
 TEST_F(EtcdSessionTest, DeletesTheKeyOfAServerThatIsGone) {

@@ -82,6 +82,7 @@ class EtcdSession {
   Outcome put(const std::string& key, const std::string& value);
   Outcome remove(const std::string& key);
   Clock::time_point failed(Clock::time_point now, Outcome what, const std::string& doing);
+  Clock::time_point next_due() const;
 
   EtcdTransport& transport_;
   EtcdOptions options_;
@@ -94,7 +95,8 @@ class EtcdSession {
   std::uint32_t failures_ = 0;
   std::string last_problem_;
   std::map<std::string, std::string> published_;  // what etcd holds under our lease
-  std::string doc_fingerprint_;
+  std::string doc_fingerprint_;                   // of the document etcd holds
+  std::string synced_fingerprint_;  // every key written as of this one; empty: not known
   Clock::time_point doc_at_{};
 };
 
