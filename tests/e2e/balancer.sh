@@ -9,7 +9,8 @@
 #   bal_lab_up PREFIX [OPT...] lab up (name from e2e_lab_name PREFIX), its env sourced; OPT are
 #                              more lab.sh options (--router)
 #   bal_start CFG...           starts the balancer with dataplane.yaml (Postern) + CFG...; with
-#                              BAL_SKIP_ECHO=1 Postern is not pinged (no traffic to the VIP)
+#                              BAL_SKIP_ECHO=1 Postern is not pinged (no traffic to the VIP);
+#                              BAL_ADMIN_EXTRA adds keys to its admin section (http, etcd)
 #   bal_stop                   stops it (Postern: SIGINT, its final counters to BAL_DIR/final.json)
 #   bal_counter PATH           a number from Postern's state JSON, e.g. counters.flows_created,
 #                              drops.no_listener, servers.recorder/r1.total
@@ -62,6 +63,8 @@ bal_dataplane_yaml() {
     -e "s#\"postern-pt\"#\"postern-$LAB_NAME\"#" "${route[@]}" \
     "$E2E_ROOT/examples/lab/dataplane.yaml" >"$BAL_DIR/dataplane.yaml"
   grep -q "state_file: $BAL_DIR/state.json" "$BAL_DIR/dataplane.yaml" || return 1
+  # BAL_ADMIN_EXTRA: more keys for the admin section (the file's last), indented two spaces.
+  [ -z "${BAL_ADMIN_EXTRA:-}" ] || printf '%s\n' "$BAL_ADMIN_EXTRA" >>"$BAL_DIR/dataplane.yaml"
   [ "${LAB_ROUTER:-0}" != 1 ] || grep -q "^  routes: \[{to: $CLIENT_NET, via: $ROUTER_ADDR}\]" "$BAL_DIR/dataplane.yaml"
 }
 
