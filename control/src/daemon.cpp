@@ -172,9 +172,14 @@ class Daemon final : public admin::Operator {
     }
   }
 
+  ~Daemon() { join_retiring(); }
+  Daemon(const Daemon&) = delete;
+  Daemon& operator=(const Daemon&) = delete;
+
   // After the workers stopped: the last state to the file and to stderr; the etcd lease
   // revoked, so this node's keys vanish at once.
   void stopped() {
+    join_retiring();
     publish_view();
     if (etcd_) {
       etcd_->stop();
@@ -301,6 +306,15 @@ class Daemon final : public admin::Operator {
     }
   }
 
+  void join_retiring() {
+    for (std::thread& t : retiring_) {
+      if (t.joinable()) {
+        t.join();
+      }
+    }
+    retiring_.clear();
+  }
+
   // The admin section's writers, at start and after every reload (a reload takes the admin
   // section of the new files): the state file's path, and the etcd publisher, started again
   // (its lease revoked, its keys gone) when its settings changed.
@@ -317,7 +331,9 @@ class Daemon final : public admin::Operator {
       want->refresh = std::chrono::milliseconds(etcd->refresh);
     }
     if (etcd_ && (!want || etcd_->options() != *want)) {
-      etcd_.reset();
+      // Stopping it may wait on an etcd that does not answer (a request in flight, the
+      // revoke): a thread of its own does that, never the main loop.
+      retiring_.emplace_back([old = std::move(etcd_)]() mutable { old.reset(); });
     }
     publish_view();
     state_file_.set_path(cfg_.admin ? cfg_.admin->state_file : std::string());
@@ -346,6 +362,7 @@ class Daemon final : public admin::Operator {
   // Last: their threads read this daemon's view and sample until they are destroyed.
   admin::StateFileWriter state_file_{*this, &log_line};
   std::unique_ptr<admin::EtcdPublisher> etcd_;
+  std::vector<std::thread> retiring_;  // publishers a reload replaced, being stopped
 };
 
 }  // namespace

@@ -15,6 +15,8 @@
 #   4. r1 drained through the runtime API (admin.socket): DRAIN in etcd, the file, /v1/state
 #      and the page (active_draining), then ready again; skipped when the build has no
 #      runtime API
+#   4b. a reload renames the node (admin.etcd.node): the old node's keys go at once (its lease
+#      revoked), the new node's keys appear, generation 2 everywhere
 #   5. etcd stopped: Postern keeps serving (20 connections through r1, each verified by the
 #      recorder), logs etcd as unreachable; r2 started again meanwhile and seen UP in the state
 #      file; etcd started again with an empty data dir: the keys come back, r2 UP, and the
@@ -344,6 +346,22 @@ if [ -S "$SOCK" ]; then
 else
   e2e_log "skip: drain through the runtime API: no admin.socket at $SOCK (not in this build)"
 fi
+
+# ---- 4b. a reload renames the node: the old keys go with their lease, the new ones appear ------
+
+OLD_NODE=$NODE
+sed -i "s#^\( *node:\) $OLD_NODE\$#\1 $OLD_NODE-b#" "$BAL_DIR/dataplane.yaml"
+NODE=$OLD_NODE-b
+ERR_MARK=$(e2e_size "$BAL_DIR/postern.err")
+kill -HUP "$BAL_PID"
+e2e_check "SIGHUP with admin.etcd.node $NODE: reloaded" \
+  e2e_wait_grep 20 'reloaded: generation 2' "$BAL_DIR/postern.err" "$ERR_MARK"
+old_keys_gone() {
+  [ -z "$(etcdctl_get --prefix "$PREFIX/$OLD_NODE/" --keys-only | sed '/^$/d')" ]
+}
+e2e_check "etcd: $PREFIX/$OLD_NODE/ emptied (its lease revoked)" e2e_wait 20 old_keys_gone
+e2e_check "etcd: $PREFIX/$NODE/state and servers/mail/r1, r2 appear" e2e_wait 20 keys_are || keys_are
+e2e_check "state file, /v1/state and etcd agree on node $NODE, generation 2" e2e_wait 15 agree || agree
 
 # ---- 5. etcd outage ---------------------------------------------------------------------------
 
