@@ -17,9 +17,10 @@
 #      runtime API
 #   4b. a reload renames the node (admin.etcd.node): the old node's keys go at once (its lease
 #      revoked), the new node's keys appear, generation 2 everywhere
-#   5. etcd stopped: Postern keeps serving (20 connections through r1, each verified by the
-#      recorder), logs etcd as unreachable; r2 started again meanwhile and seen UP in the state
-#      file; etcd started again with an empty data dir: the keys come back, r2 UP, and the
+#   5. etcd frozen (SIGSTOP: its port accepts, nothing answers), then killed: Postern keeps
+#      serving (20 connections through r1, each verified by the recorder), logs etcd as
+#      unreachable; r2 started again meanwhile and seen UP in the state file; etcd started
+#      again with an empty data dir: the keys come back, r2 UP, and the
 #      counts in the state file, /v1/state and etcd match what was sent (20 through r1)
 #   6. Postern killed with SIGKILL: its keys vanish once the lease's TTL (5 s) expires
 #
@@ -65,6 +66,7 @@ SINK_PID=
 etcd_stop() {
   [ -n "$ETCD_PID" ] || return 0
   kill -TERM "$ETCD_PID" 2>/dev/null
+  kill -CONT "$ETCD_PID" 2>/dev/null # a frozen one must run to take the TERM
   for _ in $(seq 1 50); do
     kill -0 "$ETCD_PID" 2>/dev/null || break
     sleep 0.1
@@ -146,9 +148,10 @@ v1_state() {
   ip netns exec "$NS_DP" curl -sf --max-time 5 "http://$ADMIN/v1/state"
 }
 
-# file_state NAME WANT: the state file's listeners[].servers[] entry for NAME says WANT.
+# file_state NAME WANT [FILE]: the state file's (or FILE's) listeners[].servers[] entry for
+# NAME says WANT.
 file_state() {
-  python3 - "$BAL_DIR/state.json" "$1" "$2" <<'EOF'
+  python3 - "${3:-$BAL_DIR/state.json}" "$1" "$2" <<'EOF'
 import json, sys
 d = json.load(open(sys.argv[1]))
 s = [s for l in d["listeners"] for s in l["servers"] if s["name"] == sys.argv[2]]
@@ -366,8 +369,10 @@ e2e_check "state file, /v1/state and etcd agree on node $NODE, generation 2" e2e
 # ---- 5. etcd outage ---------------------------------------------------------------------------
 
 ERR_MARK=$(e2e_size "$BAL_DIR/postern.err")
-etcd_stop
-e2e_log "etcd stopped"
+# Frozen first: the worst kind of outage, connections accepted by the kernel and never
+# answered, so every request runs into its timeout.
+kill -STOP "$ETCD_PID"
+e2e_log "etcd frozen (SIGSTOP): its port accepts, nothing answers"
 e2e_check "postern logs etcd as unreachable" \
   e2e_wait_grep 20 'etcd: .* unreachable' "$BAL_DIR/postern.err" "$ERR_MARK"
 traffic() {
@@ -378,7 +383,16 @@ traffic() {
 e2e_check "$CONNS connections through Postern while etcd is down, every byte to r1 and back" traffic
 e2e_check "/v1/state still answers" v1_state
 sink_start
-e2e_check "r2 back: state file shows r2 UP while etcd is still down" e2e_wait 20 file_state r2 UP
+r2_up_locally() {
+  file_state r2 UP && v1_state >"$LAB_RUN_DIR/v1-state.json" &&
+    file_state r2 UP "$LAB_RUN_DIR/v1-state.json"
+}
+e2e_check "r2 back: checks, the state file and /v1/state go on (r2 UP) while etcd hangs" \
+  e2e_wait 20 r2_up_locally
+kill -KILL "$ETCD_PID"
+wait "$ETCD_PID" 2>/dev/null
+ETCD_PID=
+e2e_log "etcd killed (SIGKILL while frozen)"
 e2e_check "etcd started again with an empty data dir" etcd_start
 e2e_check "etcd: the keys come back" e2e_wait 30 keys_are || keys_are
 e2e_check "etcd: r2 UP again" e2e_wait 20 server_key_state r2 UP
