@@ -207,7 +207,7 @@ class Daemon final : public admin::Operator {
     if (gethostname(host, sizeof host - 1) == 0) {
       node_ = host;
     }
-    engine_.configure(cfg_, *rt_.snapshot(), rt_.settings(), steady_ms());
+    engine_.configure(cfg_, *rt_.snapshot(), rt_.settings(), steady_ms(), operator_settings());
     config_hash_ = config_hash(cfg_);
     publish_view();
   }
@@ -264,6 +264,7 @@ class Daemon final : public admin::Operator {
     }
     overrides_.admin[slot] = state;
     rt_.live()[slot].admin.store(static_cast<std::uint8_t>(state), std::memory_order_relaxed);
+    engine_.set_admin(slot, state);
     publish_view();
     return true;
   }
@@ -280,6 +281,7 @@ class Daemon final : public admin::Operator {
     overrides_.weight[slot] = static_cast<std::int32_t>(weight);
     rt_.live()[slot].user_weight.store(static_cast<std::int16_t>(weight),
                                        std::memory_order_relaxed);
+    engine_.set_weight(slot, weight);
     publish_view();
     return true;
   }
@@ -314,8 +316,9 @@ class Daemon final : public admin::Operator {
     }
     ++generation_;
     bases_.reused(rt_, *rt_.snapshot(), *next_snap);
+    forget_reused(*rt_.snapshot(), *next_snap);
     rt_.publish(std::move(next_snap));
-    engine_.configure(next, *rt_.snapshot(), rt_.settings(), steady_ms());
+    engine_.configure(next, *rt_.snapshot(), rt_.settings(), steady_ms(), operator_settings());
     cfg_ = std::move(next);
     config_hash_ = config_hash(cfg_);
     ++reloads_ok_;
@@ -326,6 +329,28 @@ class Daemon final : public admin::Operator {
   }
 
  private:
+  // What the operator set, as the health engine takes it at configure().
+  std::vector<health::OperatorSetting> operator_settings() const {
+    std::vector<health::OperatorSetting> ops(rt_.snapshot()->servers.size());
+    for (std::size_t i = 0; i < ops.size(); ++i) {
+      ops[i].admin = overrides_.admin[i];
+      ops[i].weight = overrides_.weight[i];
+    }
+    return ops;
+  }
+
+  // A slot given to another server by a reload starts as configured.
+  void forget_reused(const dataplane::Snapshot& before, const dataplane::Snapshot& after) {
+    for (std::size_t i = 0; i < after.servers.size(); ++i) {
+      if (i >= before.servers.size() || before.servers[i].name != after.servers[i].name) {
+        overrides_.admin[i] = admin::AdminState::kReady;
+        overrides_.weight[i] = -1;
+        rt_.live()[i].admin.store(0, std::memory_order_relaxed);
+        rt_.live()[i].user_weight.store(-1, std::memory_order_relaxed);
+      }
+    }
+  }
+
   health::EngineHooks hooks() {
     health::EngineHooks h;
     h.log = &log_health;
