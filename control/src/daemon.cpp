@@ -21,6 +21,7 @@
 #include "postern/control/cli.hpp"
 #include "postern/control/dataplane_config.hpp"
 #include "postern/control/health_engine.hpp"
+#include "postern/control/runtime_api.hpp"
 #include "postern/dataplane/runtime.hpp"
 
 namespace postern::control {
@@ -220,6 +221,9 @@ class Daemon final : public admin::Operator {
     while (g_stop == 0) {
       std::this_thread::sleep_for(std::chrono::milliseconds(1));
       engine_.tick(steady_ms());
+      if (each_tick) {
+        each_tick();
+      }
       if (g_reload != 0) {
         g_reload = 0;
         std::string result;
@@ -244,6 +248,10 @@ class Daemon final : public admin::Operator {
 
   const config::Config& config() const { return cfg_; }
 
+  // Hooks for the runtime API: every turn of the loop, and after a reload took effect.
+  std::function<void()> each_tick;
+  std::function<void(const config::Config&)> reloaded;
+
   // admin::Operator
   std::shared_ptr<const admin::AdminView> view() const override { return board_.current(); }
   const admin::ViewBoard& board() const { return board_; }
@@ -260,6 +268,10 @@ class Daemon final : public admin::Operator {
   bool set_admin(std::uint16_t slot, admin::AdminState state, std::string& error) override {
     if (slot >= rt_.snapshot()->servers.size()) {
       error = "No such server.";
+      return false;
+    }
+    if (rt_.snapshot()->servers[slot].disabled && state != admin::AdminState::kMaint) {
+      error = "The server is `disabled` in the configuration: change the file and reload.";
       return false;
     }
     overrides_.admin[slot] = state;
@@ -322,6 +334,9 @@ class Daemon final : public admin::Operator {
     cfg_ = std::move(next);
     config_hash_ = config_hash(cfg_);
     ++reloads_ok_;
+    if (reloaded) {
+      reloaded(cfg_);
+    }
     result = diag.str() + "reloaded: generation " + std::to_string(generation_);
     log_line("reloaded: generation " + std::to_string(generation_));
     publish_view();
@@ -435,8 +450,23 @@ int run_daemon(const config::Config& cfg, const std::vector<std::string>& paths,
         return 1;
       }
     }
+    // The runtime API on its UNIX sockets, on a thread of its own.
+    api::SocketServer cli(daemon);
+    {
+      std::string error;
+      if (!cli.start(cfg, error)) {
+        log_line(error);
+        return 1;
+      }
+    }
+    daemon.each_tick = [&cli] { cli.run_pending(); };
+    daemon.reloaded = [&cli](const config::Config& c) { cli.set_names(api::names_of(c)); };
+    for (const auto& line : api::load_server_state(cfg, daemon)) {
+      log_line(line);
+    }
     daemon.loop();
     log_line("stopping");
+    cli.stop();
     http.stop();
     rt.stop();
     daemon.stopped();
