@@ -230,12 +230,9 @@ std::uint64_t seconds_since(std::uint64_t now_ms, std::uint64_t then_ms) {
   return now_ms > then_ms ? (now_ms - then_ms) / 1000 : 0;
 }
 
-// What a server weighs now (HAProxy's eweight as show stat shows it): 0 in MAINT, the user's
-// weight scaled by slowstart otherwise.
+// What a server weighs now (HAProxy's eweight as show stat shows it): the user's weight scaled
+// by slowstart; HAProxy 2.6 keeps it in MAINT and DRAIN too.
 std::uint32_t effective_weight(const admin::ServerView& s) {
-  if (s.admin == admin::AdminState::kMaint) {
-    return 0;
-  }
   return (s.uweight * s.health.weight_pct + 99) / 100;
 }
 
