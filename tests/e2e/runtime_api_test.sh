@@ -17,7 +17,9 @@
 #   6. errors: No such server., No such backend., Require 'backend/server'., Unknown command;
 #      prompt mode: "> " after each answer, CRLF taken
 #   7. (Postern) `reload` through the socket: "Success=1", r1's DRAIN kept; a bad file:
-#      "Success=0" and FILE:LINE; the old configuration keeps serving
+#      "Success=0" and FILE:LINE; the old configuration keeps serving; a checked backup r3
+#      with nothing listening: DOWN (L4CON), disabled: MAINT and its checks stop (chkfail
+#      stays put), show health says so; enabled: checked again
 #   8. restart with server-state-file: `show servers state` written to the file, the balancer
 #      stopped and started: r1 still DRAIN, r2 still weight 3 (HAProxy does the same)
 #   9. hatop (Debian's 0.8.2) under a pty against the socket shows both servers, if installed
@@ -272,6 +274,30 @@ if bal_postern_only "the runtime API's reload is Postern's (HAProxy 2.6 reloads 
   write_cfg "$CFG"
   e2e_check "  the running configuration still serves" conns b1 2
   e2e_check "  r1 still DRAIN" is mail r1 status DRAIN
+
+  # A checked server nobody listens for: DOWN by its checks; in MAINT its checks stop.
+  write_cfg "$CFG" "    server r3 $SERVER1:9009 check inter 300 backup"
+  e2e_check "reload with a checked backup r3 (nothing listens on :9009): 'Success=1'" reload_ok
+  e2e_check "  show stat: r3 DOWN, check_status L4CON" e2e_wait 10 cells mail r3 "status=DOWN" "check_status=L4CON"
+  chkfail() { col mail r3 chkfail; }
+  e2e_check "disable server mail/r3" answer_is "disable server mail/r3" '\n'
+  e2e_check "  show stat: r3 MAINT" is mail r3 status MAINT
+  no_checks() {
+    local a b
+    a=$(chkfail)
+    sleep 2
+    b=$(chkfail)
+    echo "chkfail $a, 2 s later $b"
+    [ -n "$a" ] && [ "$a" = "$b" ]
+  }
+  e2e_check "  no check in maintenance: chkfail stays put over 2 s (inter 300 ms)" no_checks
+  health_says() { api "show health" | grep -q '^mail/r3 "MAINT" .* maint '; }
+  e2e_check "  show health: r3 MAINT, admin maint" health_says
+  e2e_check "enable server mail/r3" answer_is "enable server mail/r3" '\n'
+  grows() { [ "$(chkfail)" -gt "$1" ]; }
+  e2e_check "  chkfail grows again" e2e_wait 10 grows "$(chkfail)"
+  write_cfg "$CFG"
+  e2e_check "reload without r3: 'Success=1'" reload_ok
 else
   api "set server mail/r1 state drain" >/dev/null
 fi
