@@ -4,13 +4,22 @@
 #include "postern/control/runtime_api.hpp"
 
 #include <gtest/gtest.h>
+#include <poll.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/un.h>
+#include <unistd.h>
 
 #include <algorithm>
+#include <atomic>
+#include <chrono>
 #include <cstdlib>
+#include <cstring>
 #include <fstream>
 #include <map>
 #include <set>
 #include <sstream>
+#include <thread>
 
 namespace postern::control::api {
 namespace {
@@ -394,6 +403,164 @@ TEST(RuntimeApiFraming, PromptModeAsHaproxy) {
   EXPECT_TRUE(s.quit);
   const std::string unknown = h.interp.run("foo", s);
   EXPECT_EQ(out, "\n> 1 (initial 1)\n\n> " + unknown + "\n> ");
+}
+
+// --- the socket itself
+// ----------------------------------------------------------------------------
+
+// A SocketServer on a temporary path, with a "main thread" running what clients queue.
+struct SocketLab {
+  explicit SocketLab(config::Config cfg) {
+    path = "/tmp/postern-api-test-" + std::to_string(getpid()) + ".sock";
+    if (cfg.global.stats_sockets.empty()) {
+      config::StatsSocket sock;
+      sock.level = config::ApiLevel::kAdmin;
+      sock.mode = 0600;
+      cfg.global.stats_sockets.push_back(sock);
+    }
+    for (auto& sock : cfg.global.stats_sockets) {
+      sock.path = path;
+    }
+    std::string error;
+    started = server.start(cfg, error);
+    EXPECT_TRUE(started) << error;
+    main = std::thread([this] {
+      while (!done) {
+        server.run_pending();
+        std::this_thread::sleep_for(std::chrono::milliseconds(1));
+      }
+    });
+  }
+  ~SocketLab() {
+    done = true;
+    main.join();
+    server.stop();
+  }
+  int connect_client() const {
+    const int fd = socket(AF_UNIX, SOCK_STREAM, 0);
+    sockaddr_un addr{};
+    addr.sun_family = AF_UNIX;
+    std::memcpy(addr.sun_path, path.c_str(), path.size());
+    EXPECT_EQ(connect(fd, reinterpret_cast<const sockaddr*>(&addr), sizeof addr), 0);
+    return fd;
+  }
+  // Sends `input`, reads until the server closes (or `limit_ms` passes).
+  std::string talk(const std::string& input, int limit_ms = 5000) const {
+    const int fd = connect_client();
+    EXPECT_EQ(send(fd, input.data(), input.size(), 0), static_cast<ssize_t>(input.size()));
+    std::string out = read_all(fd, limit_ms);
+    close(fd);
+    return out;
+  }
+  // Reads until the answer ends with the prompt (or `limit_ms` passes).
+  static std::string read_prompt(int fd, int limit_ms) {
+    std::string out;
+    const auto deadline = std::chrono::steady_clock::now() + std::chrono::milliseconds(limit_ms);
+    while (std::chrono::steady_clock::now() < deadline && !out.ends_with("> ")) {
+      pollfd p{fd, POLLIN, 0};
+      if (poll(&p, 1, 50) <= 0) {
+        continue;
+      }
+      char buf[4096];
+      const ssize_t n = recv(fd, buf, sizeof buf, 0);
+      if (n <= 0) {
+        break;
+      }
+      out.append(buf, static_cast<std::size_t>(n));
+    }
+    return out;
+  }
+  static std::string read_all(int fd, int limit_ms) {
+    std::string out;
+    const auto deadline = std::chrono::steady_clock::now() + std::chrono::milliseconds(limit_ms);
+    while (std::chrono::steady_clock::now() < deadline) {
+      pollfd p{fd, POLLIN, 0};
+      if (poll(&p, 1, 50) <= 0) {
+        continue;
+      }
+      char buf[4096];
+      const ssize_t n = recv(fd, buf, sizeof buf, 0);
+      if (n <= 0) {
+        return out;  // closed by the server
+      }
+      out.append(buf, static_cast<std::size_t>(n));
+    }
+    out += "<still open>";
+    return out;
+  }
+
+  FakeOperator op;
+  SocketServer server{op};
+  std::string path;
+  bool started = false;
+  std::atomic<bool> done{false};
+  std::thread main;
+};
+
+config::Config imap_config() {
+  config::Config cfg;
+  config::Listener l;
+  l.name = "imap";
+  cfg.listeners.push_back(l);
+  return cfg;
+}
+
+TEST(RuntimeApiSocket, NonInteractiveLineThenClosed) {
+  SocketLab lab(imap_config());
+  ASSERT_TRUE(lab.started);
+  EXPECT_EQ(lab.talk("set server imap/s1 state drain; get weight imap/s2\r\n"),
+            "\n50 (initial 50)\n\n");
+  EXPECT_EQ(lab.op.calls, std::vector<std::string>{"admin 0 1"});  // run on the main thread
+  struct stat st {};
+  ASSERT_EQ(stat(lab.path.c_str(), &st), 0);
+  EXPECT_EQ(st.st_mode & 0777, 0600U);
+}
+
+TEST(RuntimeApiSocket, PromptModeStaysOpenUntilQuit) {
+  SocketLab lab(imap_config());
+  ASSERT_TRUE(lab.started);
+  EXPECT_EQ(lab.talk("prompt\nget weight imap/s1\r\nquit\n"), "\n> 1 (initial 1)\n\n> ");
+}
+
+TEST(RuntimeApiSocket, LevelOperatorCannotWrite) {
+  config::Config cfg = imap_config();
+  config::StatsSocket sock;
+  sock.level = config::ApiLevel::kOperator;
+  cfg.global.stats_sockets.push_back(sock);
+  SocketLab lab(cfg);
+  ASSERT_TRUE(lab.started);
+  EXPECT_EQ(lab.talk("disable server imap/s1\n"), "Permission denied\n\n");
+  EXPECT_TRUE(lab.op.calls.empty());
+}
+
+TEST(RuntimeApiSocket, StatsTimeoutClosesAnIdleClient) {
+  config::Config cfg = imap_config();
+  cfg.global.stats_timeout = 300;
+  SocketLab lab(cfg);
+  ASSERT_TRUE(lab.started);
+  const int fd = lab.connect_client();
+  const std::string prompt = "prompt\n";
+  ASSERT_EQ(send(fd, prompt.data(), prompt.size(), 0), static_cast<ssize_t>(prompt.size()));
+  EXPECT_EQ(SocketLab::read_all(fd, 3000), "\n> ");  // then closed, well before 3 s
+  close(fd);
+}
+
+TEST(RuntimeApiSocket, StatsMaxconnHoldsFurtherClientsBack) {
+  config::Config cfg = imap_config();
+  cfg.global.stats_maxconn = 1;
+  SocketLab lab(cfg);
+  ASSERT_TRUE(lab.started);
+  const int first = lab.connect_client();
+  const std::string prompt = "prompt\n";
+  ASSERT_EQ(send(first, prompt.data(), prompt.size(), 0), static_cast<ssize_t>(prompt.size()));
+  ASSERT_EQ(SocketLab::read_prompt(first, 5000), "\n> ");
+  const int second = lab.connect_client();  // in the backlog
+  const std::string cmd = "get weight imap/s1\n";
+  ASSERT_EQ(send(second, cmd.data(), cmd.size(), 0), static_cast<ssize_t>(cmd.size()));
+  EXPECT_EQ(SocketLab::read_all(second, 300), "<still open>");  // not served yet
+  close(first);
+  EXPECT_EQ(SocketLab::read_all(second, 3000), "1 (initial 1)\n\n");
+  close(second);
 }
 
 TEST(RuntimeApiStateFile, ReadsWhatShowServersStateWrote) {
