@@ -563,6 +563,42 @@ TEST(RuntimeApiSocket, StatsMaxconnHoldsFurtherClientsBack) {
   close(second);
 }
 
+TEST(RuntimeApiSocket, YamlAdminSocketIsLevelAdminMode0600) {
+  FakeOperator op;
+  SocketServer server(op);
+  config::Config cfg = imap_config();
+  config::Admin admin;
+  admin.socket = "/tmp/postern-api-yaml-" + std::to_string(getpid()) + ".sock";
+  cfg.admin = admin;
+  std::string error;
+  ASSERT_TRUE(server.start(cfg, error)) << error;
+  struct stat st {};
+  ASSERT_EQ(stat(admin.socket.c_str(), &st), 0);
+  EXPECT_TRUE(S_ISSOCK(st.st_mode));
+  EXPECT_EQ(st.st_mode & 0777, 0600U);
+  std::atomic<bool> done{false};
+  std::thread main([&] {
+    while (!done) {
+      server.run_pending();
+      std::this_thread::sleep_for(std::chrono::milliseconds(1));
+    }
+  });
+  const int fd = socket(AF_UNIX, SOCK_STREAM, 0);
+  sockaddr_un addr{};
+  addr.sun_family = AF_UNIX;
+  std::memcpy(addr.sun_path, admin.socket.c_str(), admin.socket.size());
+  ASSERT_EQ(connect(fd, reinterpret_cast<const sockaddr*>(&addr), sizeof addr), 0);
+  const std::string cmd = "disable server imap/s3\n";
+  ASSERT_EQ(send(fd, cmd.data(), cmd.size(), 0), static_cast<ssize_t>(cmd.size()));
+  EXPECT_EQ(SocketLab::read_all(fd, 5000), "\n");
+  close(fd);
+  done = true;
+  main.join();
+  server.stop();
+  EXPECT_EQ(op.calls, std::vector<std::string>{"admin 2 2"});
+  EXPECT_NE(stat(admin.socket.c_str(), &st), 0);  // removed at stop
+}
+
 TEST(RuntimeApiStateFile, ReadsWhatShowServersStateWrote) {
   const auto l = parse_server_state(fixture("show_servers_state.txt"));
   ASSERT_EQ(l.size(), 3U);
