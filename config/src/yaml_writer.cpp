@@ -65,6 +65,12 @@ void emit_log(YAML::Emitter& out, const std::vector<LogTarget>& targets) {
     }
     out << YAML::BeginMap;
     emit_key_string(out, "address", target.address);
+    if (target.len != 0) {
+      emit_key(out, "len", target.len);
+    }
+    if (!target.format.empty()) {
+      emit_key_string(out, "format", target.format);
+    }
     emit_key_string(out, "facility", target.facility);
     if (!target.level.empty()) {
       emit_key_string(out, "level", target.level);
@@ -238,6 +244,12 @@ void emit_listener(YAML::Emitter& out, const Listener& listener) {
   if (!listener.log.empty()) {
     emit_log(out, listener.log);
   }
+  if (!listener.log_tag.empty()) {
+    emit_key_string(out, "log_tag", listener.log_tag);
+  }
+  if (!listener.backend.empty()) {
+    emit_key_string(out, "backend", listener.backend);
+  }
   emit_check(out, listener);
   out << YAML::Key << "servers" << YAML::Value << YAML::BeginSeq;
   for (const Server& server : listener.servers) {
@@ -310,13 +322,20 @@ std::string to_yaml(const Config& config) {
   out << YAML::BeginMap;
 
   const Global& global = config.global;
-  if (global.maxconn || !global.log.empty()) {
+  if (global.maxconn || !global.log.empty() || !global.log_tag.empty() ||
+      global.log_send_hostname) {
     out << YAML::Key << "global" << YAML::Value << YAML::BeginMap;
     if (global.maxconn) {
       emit_key(out, "maxconn", *global.maxconn);
     }
     if (!global.log.empty()) {
       emit_log(out, global.log);
+    }
+    if (!global.log_tag.empty()) {
+      emit_key_string(out, "log_tag", global.log_tag);
+    }
+    if (global.log_send_hostname) {
+      emit_key_string(out, "log_send_hostname", *global.log_send_hostname);
     }
     out << YAML::EndMap;
   }

@@ -25,6 +25,8 @@ struct Origin {
 struct LogTarget {
   bool global = false;  // `log global`
   std::string address;  // `log <address> [len <n>] [format <f>] <facility> [<level> [<minlevel>]]`
+  std::uint32_t len = 0;  // the longest message, newline included; 0: HAProxy's 1024
+  std::string format;     // local, rfc3164, ... (log_target.hpp); empty: the default
   std::string facility;
   std::string level;
   std::string min_level;
@@ -35,6 +37,10 @@ struct LogTarget {
 struct Global {
   std::optional<std::uint32_t> maxconn;
   std::vector<LogTarget> log;
+  std::string log_tag;  // `log-tag`: the syslog tag; empty: "postern"
+  // `log-send-hostname [NAME]`: the syslog header names the host (NAME, or empty: the system's
+  // host name); the default format becomes rfc3164.
+  std::optional<std::string> log_send_hostname;
   Origin origin;
   friend bool operator==(const Global&, const Global&) = default;
 };
@@ -156,6 +162,10 @@ struct Listener {
   MailProtocol mail_protocol = MailProtocol::kAuto;
   bool dontlognull = false;
   std::vector<LogTarget> log;
+  std::string log_tag;  // `log-tag` in the proxy; empty: the global one
+  // The backend a `frontend` was folded with, named as `%b` in its log lines; empty: the
+  // listener's own name (a `listen` section is its own backend).
+  std::string backend;
   std::vector<Server> servers;
   Origin origin;
   friend bool operator==(const Listener&, const Listener&) = default;
