@@ -4,6 +4,8 @@
 // worker fills it without allocating. Part of the dataplane's public header set.
 #pragma once
 
+#include <rte_cycles.h>
+
 #include <cstdint>
 
 namespace postern::dataplane {
@@ -67,6 +69,13 @@ struct SessionRecord {
 };
 
 static_assert(sizeof(SessionRecord) % 4 == 0, "rte_ring elements are whole 32-bit words");
+
+// The clock of accept_ms: milliseconds of the TSC, which every worker reads for its timers.
+// The control thread reads it too, to place a record's times on the wall clock.
+inline std::uint64_t session_clock_ms() noexcept {
+  static const std::uint64_t hz = rte_get_tsc_hz();
+  return rte_get_tsc_cycles() / (hz / 1000);
+}
 
 // Records each worker's ring holds; a full ring drops the record (logs_dropped), never waits.
 inline constexpr unsigned kLogRingSize = 8192;
