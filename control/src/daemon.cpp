@@ -21,6 +21,7 @@
 #include "postern/control/cli.hpp"
 #include "postern/control/dataplane_config.hpp"
 #include "postern/control/health_engine.hpp"
+#include "postern/control/session_log.hpp"
 #include "postern/dataplane/runtime.hpp"
 
 namespace postern::control {
@@ -207,6 +208,7 @@ class Daemon final : public admin::Operator {
     if (gethostname(host, sizeof host - 1) == 0) {
       node_ = host;
     }
+    log_.configure(cfg_, *rt_.snapshot(), node_);
     engine_.configure(cfg_, *rt_.snapshot(), rt_.settings(), steady_ms());
     config_hash_ = config_hash(cfg_);
     publish_view();
@@ -220,6 +222,7 @@ class Daemon final : public admin::Operator {
     while (g_stop == 0) {
       std::this_thread::sleep_for(std::chrono::milliseconds(1));
       engine_.tick(steady_ms());
+      log_.drain(rt_);
       if (g_reload != 0) {
         g_reload = 0;
         std::string result;
@@ -238,6 +241,7 @@ class Daemon final : public admin::Operator {
   }
 
   void stopped() {
+    log_.drain(rt_);
     write_state(cfg_, rt_, bases_, engine_);
     std::cerr << counters_json(rt_, bases_, engine_);
   }
@@ -303,17 +307,22 @@ class Daemon final : public admin::Operator {
     if (rd.has_errors() || !next_snap) {
       result = diag.str() + "reload refused: the running configuration keeps serving";
       log_line(result.substr(diag.str().size()));
+      log_event(health::LogLevel::kWarning,
+                "Reload refused: the running configuration keeps serving.");
       ++reloads_failed_;
       return false;
     }
     if (next.dataplane != cfg_.dataplane) {
       result = "reload refused: the dataplane section changed; it needs a restart";
       log_line(result);
+      log_event(health::LogLevel::kWarning,
+                "Reload refused: the dataplane section changed; it needs a restart.");
       ++reloads_failed_;
       return false;
     }
     ++generation_;
     bases_.reused(rt_, *rt_.snapshot(), *next_snap);
+    log_.drain(rt_);  // sessions that ended so far, named as the old configuration named them
     rt_.publish(std::move(next_snap));
     engine_.configure(next, *rt_.snapshot(), rt_.settings(), steady_ms());
     cfg_ = std::move(next);
@@ -321,6 +330,10 @@ class Daemon final : public admin::Operator {
     ++reloads_ok_;
     result = diag.str() + "reloaded: generation " + std::to_string(generation_);
     log_line("reloaded: generation " + std::to_string(generation_));
+    log_.configure(cfg_, *rt_.snapshot(), node_);
+    log_event(health::LogLevel::kNotice, "Reloaded: generation " + std::to_string(generation_) +
+                                             ", configuration " + config_hash_ +
+                                             ". Loading success.");
     publish_view();
     return true;
   }
@@ -328,7 +341,10 @@ class Daemon final : public admin::Operator {
  private:
   health::EngineHooks hooks() {
     health::EngineHooks h;
-    h.log = &log_health;
+    h.log = [this](health::LogLevel level, const std::string& msg) {
+      log_health(level, msg);
+      log_event(level, msg);
+    };
     h.connect_errors = [this](std::uint16_t s) { return rt_.connect_errors(s); };
     h.sessions = [this](std::uint16_t s) {
       std::uint64_t n = 0;
@@ -338,6 +354,11 @@ class Daemon final : public admin::Operator {
       return static_cast<std::uint32_t>(n);
     };
     return h;
+  }
+
+  // A control-thread event to the `log` targets, at its syslog level.
+  void log_event(health::LogLevel level, const std::string& msg) {
+    log_.event(static_cast<std::uint8_t>(level), msg, logging::unix_now_us());
   }
 
   void publish_view() {
@@ -356,6 +377,7 @@ class Daemon final : public admin::Operator {
   std::vector<std::string> paths_;
   dataplane::Runtime& rt_;
   RuntimeTransport transport_;
+  logging::SessionLog log_;
   health::Engine engine_;
   admin::ViewBoard board_;
   admin::Overrides overrides_;
