@@ -162,7 +162,15 @@ Action on_client(Flow& f, const Segment& s, std::uint64_t now_ms) noexcept {
     // Where the server expects the client's next byte, in the server's view.
     const bool believed = f.state == FlowState::kSynSent || f.state == FlowState::kSynReceived ||
                           rst_in_window(s.seq + f.seq_shift(), f.server_acked, f.server_wnd);
-    return believed ? close(f, 0, now_ms, EndCause::kClientAbort) : forward();
+    if (!believed) {
+      return forward();
+    }
+    if (f.state != FlowState::kSynSent && f.state != FlowState::kSynReceived) {
+      // A RST|ACK says what the client took: its delayed ACK may never have gone out (the
+      // log's byte count reads the acknowledgements).
+      note_ack(f.client_acked, s);
+    }
+    return close(f, 0, now_ms, EndCause::kClientAbort);
   }
   if (f.state == FlowState::kSynSent) {
     if (!s.syn()) {
@@ -270,6 +278,7 @@ Action on_server(Flow& f, const Segment& s, std::uint64_t now_ms) noexcept {
       return forward();
     }
     if (rst_in_window(s.seq, f.client_acked, f.client_wnd)) {
+      note_ack(f.server_acked, s);  // what the server took, as for the client's RST
       return close(f, 0, now_ms, EndCause::kServerAbort);
     }
     // A RST the client would not take (RFC 5961 3.2): still passed on, for the end host to

@@ -413,6 +413,20 @@ TEST(TcpSplice, BothFinsEndCleanlyAndTheAcknowledgementsCountTheBytes) {
   EXPECT_EQ(bytes_from_client(f), 6U);
 }
 
+TEST(TcpSplice, AResetsAcknowledgementCountsTheBytesItsSenderTook) {
+  // The client reads the server's 20 bytes and resets before its delayed ACK goes out.
+  Flow f = flow_in(Phase::kHeaderAcked);
+  on_server(f, seg(kServerIsn + 1, kServerView + 1 + kHdr, A, 20), kT0);
+  EXPECT_TRUE(on_client(f, seg(kClientIsn + 1, kServerIsn + 21, R | A), kT0).has(kActClose));
+  EXPECT_EQ(bytes_to_client(f), 20U);
+  // The server reads the client's 6 bytes and resets.
+  f = flow_in(Phase::kHeaderAcked);
+  on_client(f, seg(kClientIsn + 1, kServerIsn + 1, A, 6), kT0);
+  EXPECT_TRUE(
+      on_server(f, seg(kServerIsn + 1, kServerView + 1 + kHdr + 6, R | A), kT0).has(kActClose));
+  EXPECT_EQ(bytes_from_client(f), 6U);
+}
+
 TEST(TcpSplice, TheConnectTimeRunsFromTheClientsSynToTheServersSynAck) {
   Flow f = flow_in(Phase::kSynSent);
   f.accept_ms = kT0 - 3;
