@@ -11,7 +11,8 @@ sessions whose log lines the test reads, then the checks of those lines.
             normal   reads the greeting, sends --send bytes, reads them back, closes (FIN)
             reset    reads the greeting, sends --send bytes, reads them back, then RST
             silent   connects and closes without sending anything
-            refused  expects the connection to be refused (RST)
+            refused  expects the connection to be refused (RST), or accepted and closed
+                     with no byte (HAProxy, which terminates TCP)
   load    --conns sessions of the `normal` shape from ephemeral ports, --parallel at a time;
           prints how many and how fast.
   count   how many tcplog lines of --target name frontend --ft.
@@ -139,7 +140,16 @@ def client(args):
             return 0
         raise SystemExit(f"{args.connect}: connection refused")
     if args.shape == "refused":
-        raise SystemExit(f"{args.connect}: connected, expected a refusal")
+        # A terminating proxy (HAProxy) accepts first, then closes when no server takes it.
+        try:
+            data = s.recv(65536)
+        except ConnectionResetError:
+            data = b""
+        if data:
+            raise SystemExit(f"{args.connect}: connected and got {len(data)} bytes, expected a refusal")
+        print(f"{args.source}:{args.port} -> {args.connect}: accepted, then closed with no byte "
+              "(a terminating proxy's refusal)")
+        return 0
     if args.shape == "silent":
         s.close()
         print(f"{args.source}:{args.port}: connected and closed, nothing sent")
