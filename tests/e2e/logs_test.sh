@@ -11,16 +11,18 @@
 #   41004 10 bytes, dontlognull                        quiet quiet/q1 --
 #   41005 the only server is disabled                  nosrv nosrv/<NOSRV> Tw=-1 Tc=-1 SC
 #   41006 a frontend and its backend                   fe be/b1 --
+#   then a connection-rate load (bench/conn_rate, greet-and-close servers, 50 in flight for
+#   8 s): one line per connection, and no record dropped
 #
 # Each line's fields are checked (client ip:port as the client saw itself, frontend, backend/
 # server, bytes, termination state, counts, queues) on both targets with their own priority;
 # then the health check's "Server chk/c1 is DOWN" and, once a server listens, "... is UP"
-# reach the receiver; Postern's reload message too, and a load of 2000 sessions gives 2000
-# lines with no record dropped (logs_dropped 0). E2E_BALANCER=haproxy runs the same sessions
+# reach the receiver; Postern's reload message too, a load of 2000 sessions gives 2000
+# lines, and so does the connection-rate load, with no record dropped (logs_dropped 0). E2E_BALANCER=haproxy runs the same sessions
 # and field checks against Debian's HAProxy (the reload and counter checks are Postern's own).
 #
 # Usage: tests/e2e/logs_test.sh   (root; POSTERN_BUILD_DIR, LAB as in splice_bytes_test.sh;
-#        ~40 s)
+#        ~50 s; bench/conn_rate built)
 set -uo pipefail
 
 # shellcheck source=tests/e2e/lib.sh
@@ -34,7 +36,10 @@ TOOL=$E2E_ROOT/tests/e2e/logs_tool.py
 SINK_PID=
 SERVE_PID=
 CHK_PID=
+RATE_PID=
 LOAD_CONNS=${LOGS_LOAD_CONNS:-2000}
+RATE_SECONDS=${LOGS_RATE_SECONDS:-8}
+CONN_RATE=${POSTERN_BUILD_DIR:-$E2E_ROOT/build}/bench/conn_rate
 export BAL_HAPROXY_CHECKS=1 # keep the health check of listener chk (no Postfix here)
 
 stop_pid() {
@@ -47,8 +52,9 @@ cleanup() {
   bal_stop
   stop_pid "$SERVE_PID"
   stop_pid "$CHK_PID"
+  stop_pid "$RATE_PID"
   stop_pid "$SINK_PID"
-  SERVE_PID= CHK_PID= SINK_PID=
+  SERVE_PID= CHK_PID= RATE_PID= SINK_PID=
   bal_cleanup
 }
 e2e_run_with cleanup "$TITLE"
@@ -135,6 +141,10 @@ backend be
 listen chk
     bind $VIP:9205
     server c1 $SERVER2:9206 check inter 500 fall 2 rise 2
+
+listen rate
+    bind $VIP:9210
+    server r1 $SERVER2:9210 send-proxy-v2
 EOF
 bal_start "$CFG" || e2e_abort "no balancer"
 
@@ -209,4 +219,38 @@ if [ "$BALANCER" = postern ]; then
   e2e_check "postern: no record dropped (logs_dropped 0)" bal_wait_counter 5 counters.logs_dropped -eq 0
   e2e_check "postern: every session queued a record (logs_queued >= $((LOAD_CONNS + 7)))" \
     bal_wait_counter 5 counters.logs_queued -ge $((LOAD_CONNS + 7))
+fi
+
+# ---- a connection-rate load: one line per connection --------------------------------------------
+
+[ -x "$CONN_RATE" ] || e2e_abort "$CONN_RATE missing (build the conn_rate target)"
+ip netns exec "$NS_SRV" "$CONN_RATE" --serve "$SERVER2:9210" --proxy-v2 --greeting "* OK conn_rate ready" \
+  </dev/null >"$BAL_DIR/rate.out" 2>"$BAL_DIR/rate.err" &
+RATE_PID=$!
+e2e_check "conn_rate server on $SERVER2:9210" e2e_wait_grep 10 "serving $SERVER2:9210" "$BAL_DIR/rate.err"
+RATE_LINE=
+rate_load() {
+  local out
+  out=$(ip netns exec "$NS_CLI" timeout $((RATE_SECONDS + 40)) "$CONN_RATE" --connect "$VIP:9210" \
+    --concurrency 50 --duration "$RATE_SECONDS" --timeout 10 --expect-prefix "* OK" \
+    --source "$(tr ' ' ',' <<<"$CLIENT_ADDRS")" 2>&1)
+  echo "$out"
+  RATE_LINE=$(grep '^conns=' <<<"$out")
+  [ -n "$RATE_LINE" ]
+}
+e2e_check "conn_rate: 50 connections in flight for ${RATE_SECONDS}s through :9210" rate_load
+RATE_CONNS=$(sed -n 's/^conns=\([0-9]*\) .*/\1/p' <<<"$RATE_LINE")
+RATE_FAILED=$(sed -n 's/.* failed=\([0-9]*\) .*/\1/p' <<<"$RATE_LINE")
+e2e_log "conn_rate: $RATE_LINE"
+rate_logged() {
+  local n
+  n=$(python3 "$TOOL" count --out "$OUT" --ft rate)
+  echo "$n lines for $RATE_CONNS connections ($RATE_FAILED failed)"
+  [ "$n" -ge "${RATE_CONNS:-1}" ] && [ "$n" -le $((RATE_CONNS + RATE_FAILED)) ]
+}
+e2e_check "conn_rate: one line per connection" e2e_wait 30 rate_logged
+rate_logged | sed 's/^/      /'
+if [ "$BALANCER" = postern ]; then
+  e2e_check "postern: no record dropped under the connection-rate load (logs_dropped 0)" \
+    bal_wait_counter 5 counters.logs_dropped -eq 0
 fi
