@@ -22,8 +22,9 @@ class Runtime;
 namespace postern::control::admin {
 
 // A server's administrative state, set through the runtime API (HAProxy's `set server ...
-// state ready|drain|maint`, `disable/enable server`), kept across reloads.
-enum class AdminState : std::uint8_t { kReady, kDrain, kMaint };
+// state ready|drain|maint`, `disable/enable server`), kept across reloads. The health engine's
+// type, so the engine and the admin side speak of one thing.
+using AdminState = health::AdminState;
 
 struct ServerView {
   std::uint16_t slot = 0;  // index into the snapshot's servers (HAProxy's sid - 1)
