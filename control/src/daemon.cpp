@@ -23,6 +23,7 @@
 #include "postern/control/dataplane_config.hpp"
 #include "postern/control/health_engine.hpp"
 #include "postern/control/runtime_api.hpp"
+#include "postern/control/session_log.hpp"
 #include "postern/dataplane/runtime.hpp"
 
 namespace postern::control {
@@ -145,6 +146,7 @@ class Daemon final : public admin::Operator {
                           std::chrono::system_clock::now().time_since_epoch())
                           .count() -
                       static_cast<std::int64_t>(steady_ms());
+    log_.configure(cfg_, *rt_.snapshot(), hostname_);
     engine_.configure(cfg_, *rt_.snapshot(), rt_.settings(), steady_ms(), operator_settings());
     config_hash_ = config_hash(cfg_);
     configure_admin();
@@ -157,6 +159,7 @@ class Daemon final : public admin::Operator {
     while (g_stop == 0) {
       std::this_thread::sleep_for(std::chrono::milliseconds(1));
       engine_.tick(steady_ms());
+      log_.drain(rt_);
       if (each_tick) {
         each_tick();
       }
@@ -184,6 +187,7 @@ class Daemon final : public admin::Operator {
   // revoked, so this node's keys vanish at once.
   void stopped() {
     join_retiring();
+    log_.drain(rt_);
     publish_view();
     if (etcd_) {
       etcd_->stop();
@@ -263,17 +267,22 @@ class Daemon final : public admin::Operator {
     if (rd.has_errors() || !next_snap) {
       result = diag.str() + "reload refused: the running configuration keeps serving";
       log_line(result.substr(diag.str().size()));
+      log_event(health::LogLevel::kWarning,
+                "Reload refused: the running configuration keeps serving.");
       ++reloads_failed_;
       return false;
     }
     if (next.dataplane != cfg_.dataplane) {
       result = "reload refused: the dataplane section changed; it needs a restart";
       log_line(result);
+      log_event(health::LogLevel::kWarning,
+                "Reload refused: the dataplane section changed; it needs a restart.");
       ++reloads_failed_;
       return false;
     }
     ++generation_;
     bases_.reused(rt_, *rt_.snapshot(), *next_snap);
+    log_.drain(rt_);  // sessions that ended so far, named as the old configuration named them
     forget_reused(*rt_.snapshot(), *next_snap);
     rt_.publish(std::move(next_snap));
     engine_.configure(next, *rt_.snapshot(), rt_.settings(), steady_ms(), operator_settings());
@@ -285,6 +294,10 @@ class Daemon final : public admin::Operator {
     }
     result = diag.str() + "reloaded: generation " + std::to_string(generation_);
     log_line("reloaded: generation " + std::to_string(generation_));
+    log_.configure(cfg_, *rt_.snapshot(), hostname_);
+    log_event(health::LogLevel::kNotice, "Reloaded: generation " + std::to_string(generation_) +
+                                             ", configuration " + config_hash_ +
+                                             ". Loading success.");
     configure_admin();
     return true;
   }
@@ -316,6 +329,7 @@ class Daemon final : public admin::Operator {
     health::EngineHooks h;
     h.log = [this](health::LogLevel level, const std::string& msg) {
       log_health(level, msg);
+      log_event(level, msg);
       health_logged_ = true;
     };
     h.connect_errors = [this](std::uint16_t s) { return rt_.connect_errors(s); };
@@ -327,6 +341,11 @@ class Daemon final : public admin::Operator {
       return static_cast<std::uint32_t>(n);
     };
     return h;
+  }
+
+  // A control-thread event to the `log` targets, at its syslog level.
+  void log_event(health::LogLevel level, const std::string& msg) {
+    log_.event(static_cast<std::uint8_t>(level), msg, logging::unix_now_us());
   }
 
   void publish_view() {
@@ -386,6 +405,7 @@ class Daemon final : public admin::Operator {
   std::vector<std::string> paths_;
   dataplane::Runtime& rt_;
   RuntimeTransport transport_;
+  logging::SessionLog log_;
   health::Engine engine_;
   admin::ViewBoard board_;
   admin::Overrides overrides_;
