@@ -99,18 +99,18 @@ bool slot_busy(const dataplane::Runtime& rt, bool listener, std::uint16_t i) {
   return false;
 }
 
-// Connections a server slot had before it was given to another name: its total starts
-// again from zero for the new server.
+// Counts a listener or server slot had before it was given to another name: they start
+// again from zero for the new owner (admin::take_bases).
 struct TotalBases {
-  std::vector<std::uint64_t> base = std::vector<std::uint64_t>(dataplane::kMaxServers, 0);
+  admin::Sample bases;
 
   void reused(const dataplane::Runtime& rt, const dataplane::Snapshot& before,
               const dataplane::Snapshot& after) {
-    for (std::size_t i = 0; i < before.servers.size() && i < after.servers.size(); ++i) {
-      if (before.servers[i].name != after.servers[i].name) {
-        base[i] = server_total(rt, static_cast<std::uint16_t>(i));
-      }
-    }
+    admin::take_bases(bases, admin::sample(rt, before.listeners.size(), before.servers.size()),
+                      before, after);
+  }
+  std::uint64_t server_total(std::uint16_t s) const {
+    return s < bases.server_total.size() ? bases.server_total[s] : 0;
   }
 };
 
@@ -147,7 +147,7 @@ std::string counters_json(const dataplane::Runtime& rt, const TotalBases& bases,
       for (std::size_t w = 0; w < rt.worker_count(); ++w) {
         active += rt.slots(w).server_active[s].get();
       }
-      const std::uint64_t total = server_total(rt, s) - bases.base[s];
+      const std::uint64_t total = server_total(rt, s) - bases.server_total(s);
       o << sep << "    {\"name\": \"" << snap->servers[s].name << "\", \"active\": " << active
         << ", \"total\": " << total << (snap->servers[s].retired ? ", \"retired\": true" : "");
       if (const health::ServerHealth* h = engine.health(s)) {
@@ -251,9 +251,7 @@ class Daemon final : public admin::Operator {
   admin::Sample sample() const override {
     const dataplane::Snapshot* snap = rt_.snapshot();
     admin::Sample s = admin::sample(rt_, snap->listeners.size(), snap->servers.size());
-    for (std::size_t i = 0; i < s.server_total.size(); ++i) {
-      s.server_total[i] -= std::min(s.server_total[i], bases_.base[i]);
-    }
+    admin::subtract_bases(s, bases_.bases);
     return s;
   }
 
@@ -349,6 +347,11 @@ class Daemon final : public admin::Operator {
     meta.workers = static_cast<std::uint32_t>(rt_.worker_count());
     meta.reloads_ok = reloads_ok_;
     meta.reloads_failed = reloads_failed_;
+    meta.checks_in_flight = engine_.checks_in_flight();
+    for (std::uint32_t w = 0; w < rt_.worker_count(); ++w) {
+      meta.probe_slots_in_use.push_back(engine_.slots_in_use(w));
+    }
+    meta.previous = board_.current();
     board_.publish(admin::build_view(*rt_.snapshot(), engine_, overrides_, meta));
   }
 
