@@ -28,17 +28,22 @@ bash scripts/setup.sh || { echo "test.sh: setup failed" >&2; exit 1; }
 passed=0
 failed=0
 failures=()
-step() {  # step NAME COMMAND...
+faillogs=()
+steplogs=$(mktemp -d)
+trap 'rm -rf "$steplogs"' EXIT
+step() {  # step NAME COMMAND...: its output goes to the terminal and to a log for the summary
   local name=$1
   shift
   echo "=== $name"
-  local t0=$SECONDS
-  if "$@"; then
+  local t0=$SECONDS log
+  log=$steplogs/$((passed + failed)).log
+  if "$@" 2>&1 | tee "$log"; then
     passed=$((passed + 1))
     echo "=== $name: ok ($((SECONDS - t0)) s)"
   else
     failed=$((failed + 1))
     failures+=("$name")
+    faillogs+=("$log")
     echo "=== $name: FAILED ($((SECONDS - t0)) s)"
   fi
 }
@@ -68,6 +73,16 @@ for t in tests/e2e/*_test.sh; do
 done
 
 echo
+# The summary repeats what failed, so the end of the output is enough to see why: every FAIL
+# line of an e2e test with the lines it showed, or the last lines of any other step.
+for i in "${!failures[@]}"; do
+  echo "--- ${failures[$i]}: what failed"
+  if grep -q '\] FAIL ' "${faillogs[$i]}"; then
+    awk '/\] FAIL /{n=12} n>0{print; n--}' "${faillogs[$i]}" | head -n 80
+  else
+    tail -n 40 "${faillogs[$i]}"
+  fi
+done
 if ((failed)); then
   printf 'failed: %s\n' "${failures[@]}"
 fi
