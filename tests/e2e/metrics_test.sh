@@ -6,7 +6,9 @@
 #   chk    VIP:9010  g1, g2: greet-and-close servers (bench/conn_rate --serve), checked
 #                    `inter 1s fall 2 rise 2`
 #
-# 1. /metrics answers with promex's content type, and `promtool check metrics` accepts it.
+# 1. /metrics answers with promex's content type, and `promtool check metrics` accepts it
+#    (HAProxy's own output has one finding, haproxy_process_failed_resolutions without _total:
+#    tolerated for HAProxy only).
 # 2. 20 recorder connections (5,000 bytes each, echoed) through rec: per server, sessions_total
 #    and bytes in/out equal what the recorder received and sent back (the client's bytes, never
 #    the PROXY header); the frontend and backend carry the sums; current sessions back to 0.
@@ -24,7 +26,8 @@
 # Figures (info lines): scrape time for this many servers, series and family counts.
 #
 # E2E_BALANCER=haproxy runs 1-4 and 6 against Debian's HAProxy with its own exporter
-# (promex) on the same port: the same names, labels and values.
+# (promex) on the same port: the same names, labels and values (its process connections count
+# the scrape's own).
 #
 # Usage: tests/e2e/metrics_test.sh   (root; POSTERN_BUILD_DIR, LAB as in splice_bytes_test.sh;
 #        needs curl and prometheus (promtool) from Debian; ~60 s)
@@ -184,10 +187,15 @@ content_type_ok() {
 
 promtool_ok() {
   scrape "$M_DIR/promtool.txt" || return 1
-  local out
+  local out rc
   out=$(promtool check metrics <"$M_DIR/promtool.txt" 2>&1)
-  local rc=$?
+  rc=$?
   echo "$(grep -vc '^#' "$M_DIR/promtool.txt") series; promtool: ${out:-no findings}"
+  if [ "$BALANCER" = haproxy ]; then
+    # HAProxy 2.6's own exporter has one lint finding of its own: a counter without _total.
+    out=$(grep -v '^haproxy_process_failed_resolutions counter metrics should have "_total" suffix$' <<<"$out")
+    [ -n "$out" ] || rc=0
+  fi
   [ "$rc" -eq 0 ] && [ -z "$out" ]
 }
 
@@ -305,7 +313,11 @@ streams_done() {
 e2e_check "  the streams end with their bytes echoed" streams_done
 e2e_check "  then current sessions back to 0 (frontend)" \
   becomes 15 'haproxy_frontend_current_sessions{proxy="rec"}' 0
-e2e_check "  (process)" becomes 15 'haproxy_process_current_connections' 0
+# HAProxy counts the scrape's own connection to its exporter among its connections.
+SCRAPE_CONNS=0
+[ "$BALANCER" != haproxy ] || SCRAPE_CONNS=1
+e2e_check "  (process: haproxy_process_current_connections $SCRAPE_CONNS)" \
+  becomes 15 'haproxy_process_current_connections' "$SCRAPE_CONNS"
 e2e_check "  sessions_total{rec} = $((CONNS + STREAMS))" \
   is 'haproxy_frontend_sessions_total{proxy="rec"}' $((CONNS + STREAMS))
 
