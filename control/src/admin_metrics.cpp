@@ -33,9 +33,39 @@ using prometheus::MetricFamily;
 using prometheus::MetricType;
 using Labels = std::vector<ClientMetric::Label>;
 
-// The families in the order they are declared; one that got no series is left out.
+// The scope a family belongs to, by its name (promex's prefixes; Postern's own are global but
+// for the per-server ones).
+unsigned scope_of(std::string_view name) {
+  const auto starts = [name](std::string_view p) { return name.substr(0, p.size()) == p; };
+  if (starts("haproxy_frontend_")) {
+    return MetricsQuery::kFrontend;
+  }
+  if (starts("haproxy_backend_")) {
+    return MetricsQuery::kBackend;
+  }
+  if (starts("haproxy_server_") || starts("postern_server_")) {
+    return MetricsQuery::kServer;
+  }
+  return MetricsQuery::kGlobal;
+}
+
+// Whether the query asks for this family (promex_filter_metric: a listed name decides, else
+// whether any name was listed without '-').
+bool wanted(const MetricsQuery& q, std::string_view name) {
+  if ((scope_of(name) & q.scopes) == 0) {
+    return false;
+  }
+  if (const auto it = q.names.find(name); it != q.names.end()) {
+    return !it->second;
+  }
+  return !q.only_named;
+}
+
+// The families in the order they are declared; one that got no series, or that the query
+// does not ask for, is left out.
 class Families {
  public:
+  explicit Families(const MetricsQuery& q) : q_(q) {}
   MetricFamily& gauge(const char* name, const char* help) {
     return add(name, help, MetricType::Gauge);
   }
@@ -44,9 +74,9 @@ class Families {
   }
   std::vector<MetricFamily> take() {
     std::vector<MetricFamily> out;
-    for (MetricFamily& f : families_) {
-      if (!f.metric.empty()) {
-        out.push_back(std::move(f));
+    for (std::size_t i = 0; i < families_.size(); ++i) {
+      if (wanted_[i] && !families_[i].metric.empty()) {
+        out.push_back(std::move(families_[i]));
       }
     }
     return out;
@@ -55,9 +85,12 @@ class Families {
  private:
   MetricFamily& add(const char* name, const char* help, MetricType type) {
     families_.push_back(MetricFamily{name, help, type, {}});
+    wanted_.push_back(wanted(q_, name));
     return families_.back();  // a deque: earlier references stay valid
   }
+  const MetricsQuery& q_;
   std::deque<MetricFamily> families_;
+  std::vector<bool> wanted_;
 };
 
 void put(MetricFamily& f, Labels labels, double value) {
@@ -160,9 +193,10 @@ constexpr WorkerCounterRow kWorkerRows[] = {
 
 class MetricsCollector final : public prometheus::Collectable {
  public:
-  MetricsCollector(const AdminView& view, const Sample& sample)
+  MetricsCollector(const AdminView& view, const Sample& sample, const MetricsQuery& query)
       : v_(view),
         s_(sample),
+        q_(query),
         now_ms_(std::max(view.built_ms, sample.steady_ms)),
         now_unix_s_(sample.unix_s != 0 ? sample.unix_s : view.start_unix_s) {
     std::unordered_map<std::string_view, std::size_t> by_name;
@@ -188,7 +222,7 @@ class MetricsCollector final : public prometheus::Collectable {
   }
 
   std::vector<MetricFamily> Collect() const override {
-    Families f;
+    Families f(q_);
     process(f);
     frontends(f);
     backends(f);
@@ -417,7 +451,7 @@ class MetricsCollector final : public prometheus::Collectable {
         f.gauge("haproxy_server_uweight",
                 "The server's user weight: configured, or set through the runtime API.");
     for (const ServerView& sv : v_.servers) {
-      if (sv.retired) {
+      if (sv.retired || (q_.no_maint && sv.admin == AdminState::kMaint)) {
         continue;
       }
       const Labels ps = {{"proxy", sv.listener}, {"server", sv.server}};
@@ -578,7 +612,7 @@ class MetricsCollector final : public prometheus::Collectable {
     MetricFamily& ct_count = f.counter("postern_server_connects_total",
                                        "Connections the server answered with a SYN-ACK.");
     for (const ServerView& sv : v_.servers) {
-      if (sv.retired) {
+      if (sv.retired || (q_.no_maint && sv.admin == AdminState::kMaint)) {
         continue;
       }
       const Labels ps = {{"proxy", sv.listener}, {"server", sv.server}};
@@ -589,6 +623,7 @@ class MetricsCollector final : public prometheus::Collectable {
 
   const AdminView& v_;
   const Sample& s_;
+  const MetricsQuery& q_;
   std::uint64_t now_ms_;
   std::uint64_t now_unix_s_;
   std::vector<ListenerSums> sums_;  // by listener slot
@@ -606,11 +641,121 @@ static_assert(std::size(kWorkerRows) + 3 == kWorkerCounterFields,
 
 }  // namespace
 
-Page metrics_page(const AdminView& view, const Sample& sample) {
-  const MetricsCollector collector(view, sample);
+namespace {
+
+// url_decode() as promex calls it on a query string: %XX and '+' for a space; false on a
+// broken escape.
+bool url_decode(std::string_view in, std::string& out) {
+  out.clear();
+  for (std::size_t i = 0; i < in.size(); ++i) {
+    if (in[i] == '+') {
+      out += ' ';
+    } else if (in[i] != '%') {
+      out += in[i];
+    } else {
+      const auto hex = [](char c) {
+        return c >= '0' && c <= '9'   ? c - '0'
+               : c >= 'a' && c <= 'f' ? c - 'a' + 10
+               : c >= 'A' && c <= 'F' ? c - 'A' + 10
+                                      : -1;
+      };
+      if (i + 2 >= in.size() || hex(in[i + 1]) < 0 || hex(in[i + 2]) < 0) {
+        return false;
+      }
+      out += static_cast<char>(hex(in[i + 1]) * 16 + hex(in[i + 2]));
+      i += 2;
+    }
+  }
+  return true;
+}
+
+// promex's 400 page (HAProxy's http_err_chunks[HTTP_ERR_400] body).
+Page bad_request() {
+  return {"text/html",
+          "<html><body><h1>400 Bad request</h1>\nYour browser sent an invalid request.\n"
+          "</body></html>\n",
+          400};
+}
+
+}  // namespace
+
+bool parse_metrics_query(std::string_view query, MetricsQuery& q) {
+  query = query.substr(0, query.find('#'));
+  bool scoped = false;
+  unsigned scopes = 0;
+  std::string key;
+  std::string value;
+  while (!query.empty()) {
+    const std::string_view param = query.substr(0, query.find('&'));
+    query.remove_prefix(std::min(query.size(), param.size() + 1));
+    const std::size_t eq = param.find('=');
+    if (!url_decode(param.substr(0, eq), key)) {
+      return false;
+    }
+    const bool has_value = eq != std::string_view::npos;
+    const std::string_view raw = has_value ? param.substr(eq + 1) : std::string_view();
+    if (raw.find('=') != std::string_view::npos || !url_decode(raw, value)) {
+      return false;
+    }
+    if (key == "scope") {
+      scoped = true;
+      if (!has_value) {
+        return false;
+      }
+      if (value.empty()) {
+        scopes = 0;
+      } else if (value == "*") {
+        scopes |= MetricsQuery::kAll;
+      } else if (value == "global") {
+        scopes |= MetricsQuery::kGlobal;
+      } else if (value == "frontend") {
+        scopes |= MetricsQuery::kFrontend;
+      } else if (value == "backend") {
+        scopes |= MetricsQuery::kBackend;
+      } else if (value == "server") {
+        scopes |= MetricsQuery::kServer;
+      } else if (value != "listener") {  // valid; Postern has no per-bind figures
+        return false;
+      }
+    } else if (key == "metrics") {
+      if (!has_value) {
+        return false;
+      }
+      std::string_view list = value;
+      while (!list.empty()) {
+        std::string_view name = list.substr(0, list.find(','));
+        list.remove_prefix(std::min(list.size(), name.size() + 1));
+        const bool exclude = !name.empty() && name.front() == '-';
+        name.remove_prefix(exclude ? 1 : 0);
+        if (name.empty()) {
+          continue;
+        }
+        q.only_named = q.only_named || !exclude;
+        q.names[std::string(name)] = exclude;
+      }
+    } else if (key == "no-maint") {
+      q.no_maint = true;
+    }
+  }
+  if (scoped) {
+    q.scopes = scopes;
+  }
+  return true;
+}
+
+Page metrics_page(const AdminView& view, const Sample& sample, const MetricsQuery& query) {
+  const MetricsCollector collector(view, sample, query);
   std::ostringstream out;
   prometheus::TextSerializer().Serialize(out, collector.Collect());
   return {"text/plain; version=0.0.4", out.str(), 200};
+}
+
+Page metrics_page_for(std::string_view query, const AdminView& view, const Sample& sample) {
+  MetricsQuery q;
+  if (!parse_metrics_query(query, q)) {
+    return bad_request();
+  }
+  return metrics_page(view, sample, q);
 }
 
 }  // namespace postern::control::admin

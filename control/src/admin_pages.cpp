@@ -7,7 +7,9 @@ namespace postern::control::admin {
 
 void register_pages(HttpServer& http, const Operator& op) {
   http.route("/v1/state", [&op] { return state_page(*op.view(), op.sample()); });
-  http.route("/metrics", [&op] { return metrics_page(*op.view(), op.sample()); });
+  http.route_with_query("/metrics", [&op](std::string_view query) {
+    return metrics_page_for(query, *op.view(), op.sample());
+  });
 }
 
 }  // namespace postern::control::admin

@@ -6,7 +6,8 @@
 #   chk    VIP:9010  g1, g2: greet-and-close servers (bench/conn_rate --serve), checked
 #                    `inter 1s fall 2 rise 2`
 #
-# 1. /metrics answers with promex's content type, and `promtool check metrics` accepts it
+# 1. /metrics answers with promex's content type, and `promtool check metrics` accepts it;
+#    ?scope= selects families as promex does (an unknown scope is a 400)
 #    (HAProxy's own output has one finding, haproxy_process_failed_resolutions without _total:
 #    tolerated for HAProxy only).
 # 2. 20 recorder connections (5,000 bytes each, echoed) through rec: per server, sessions_total
@@ -199,6 +200,21 @@ promtool_ok() {
   [ "$rc" -eq 0 ] && [ -z "$out" ]
 }
 
+# promex's query string: ?scope=frontend gives frontend families only, ?scope= nothing,
+# ?scope=bogus a 400.
+scope_ok() {
+  local url="http://$ADMIN/metrics" names code
+  names=$(ip netns exec "$NS_DP" curl -sS --max-time 10 "$url?scope=frontend" | awk '$1 == "#" && $2 == "TYPE" { print $3 }')
+  echo "scope=frontend: $(wc -l <<<"$names") families"
+  [ -n "$names" ] && ! grep -v '^haproxy_frontend_' <<<"$names" || return 1
+  names=$(ip netns exec "$NS_DP" curl -sS --max-time 10 "$url?scope=" | grep -c '^# TYPE')
+  echo "scope=: $names families"
+  [ "$names" -eq 0 ] || return 1
+  code=$(ip netns exec "$NS_DP" curl -sS --max-time 10 -o /dev/null -w '%{http_code}' "$url?scope=bogus")
+  echo "scope=bogus: HTTP $code"
+  [ "$code" = 400 ]
+}
+
 # What the recorder received and sent back, per server, for the connections of run $1:
 # lines "SERVER conns recv_bytes sent_bytes".
 recorded() {
@@ -241,6 +257,7 @@ fi
 e2e_check "GET http://$ADMIN/metrics answers with promex's content type" \
   e2e_wait 20 content_type_ok || content_type_ok
 e2e_check "promtool check metrics accepts the scrape" promtool_ok
+e2e_check "?scope=frontend, ?scope= and ?scope=bogus answered as promex answers them" scope_ok
 e2e_check "the dashboards' anchor series are there (process_start_time_seconds)" \
   grep -E '^haproxy_process_start_time_seconds [0-9]' "$M_DIR/last.txt"
 e2e_check "g1 and g2 UP by their checks" server_state_is 20 chk g1 UP

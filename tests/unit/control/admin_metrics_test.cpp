@@ -7,6 +7,7 @@
 
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <cstdio>
 #include <cstdlib>
 #include <fstream>
@@ -527,6 +528,77 @@ TEST(AdminMetrics, NamesTypesAndLabelsAsHaproxy26Exports) {
   EXPECT_EQ(ours.at("haproxy_server_status").values.at("server").count("dc3"), 1U);
   EXPECT_EQ(theirs.at("haproxy_server_status").values.at("server"),
             (std::set<std::string>{"dc1", "dc2", "dc3"}));
+}
+
+// The family names of a page, in order.
+std::vector<std::string> family_names(const std::string& text) {
+  std::vector<std::string> out;
+  for (const auto& l : lines(text)) {
+    if (l.rfind("# TYPE ", 0) == 0) {
+      out.push_back(l.substr(7, l.find(' ', 7) - 7));
+    }
+  }
+  return out;
+}
+
+bool all_start_with(const std::vector<std::string>& names, const std::vector<std::string>& p) {
+  for (const auto& n : names) {
+    bool ok = false;
+    for (const auto& prefix : p) {
+      ok = ok || n.rfind(prefix, 0) == 0;
+    }
+    if (!ok) {
+      return false;
+    }
+  }
+  return !names.empty();
+}
+
+// promex's query string, as HAProxy 2.6.12 answers it (tried against Debian's haproxy with
+// fixtures/promex-listen.cfg): scope= selects, repeats add up, an empty one selects nothing,
+// an unknown one or a scope without '=' is a 400; `no-maint` hides servers in maintenance;
+// metrics= (HAProxy 2.8 on) keeps or leaves out families by full name.
+TEST(AdminMetrics, QueryStringSelectsAsPromexDoes) {
+  const AdminView v = small_view();
+  const Sample s = small_sample();
+  const auto names = [&](std::string_view q) {
+    return family_names(metrics_page_for(q, v, s).body);
+  };
+  EXPECT_EQ(names(""), family_names(metrics_page(v, s).body));
+  const std::vector<std::string> global = names("scope=global");
+  EXPECT_TRUE(all_start_with(global, {"haproxy_process_", "postern_"}));
+  EXPECT_EQ(std::count(global.begin(), global.end(), "postern_server_connects_total"), 0);
+  EXPECT_TRUE(all_start_with(names("scope=frontend"), {"haproxy_frontend_"}));
+  EXPECT_TRUE(all_start_with(names("scope=server&scope=backend"),
+                             {"haproxy_backend_", "haproxy_server_", "postern_server_"}));
+  EXPECT_TRUE(all_start_with(names("scope=glo%62al#x"), {"haproxy_process_", "postern_"}));
+  EXPECT_TRUE(names("scope=").empty());
+  EXPECT_TRUE(names("scope=*&scope=").empty());
+  EXPECT_TRUE(names("scope=listener").empty());
+  EXPECT_EQ(names("scope=&scope=*"), names(""));
+  EXPECT_EQ(names("sCope=global"), names(""));  // keys are case-sensitive: ignored
+  for (const std::string_view bad : {"scope", "scope=bogus", "scope=stick-table", "scope=a=b"}) {
+    const Page p = metrics_page_for(bad, v, s);
+    EXPECT_EQ(p.status, 400) << bad;
+    EXPECT_EQ(p.content_type, "text/html") << bad;
+    EXPECT_EQ(p.body,
+              "<html><body><h1>400 Bad request</h1>\nYour browser sent an invalid request.\n"
+              "</body></html>\n");
+  }
+  EXPECT_EQ(names("metrics=haproxy_server_weight,haproxy_process_uptime_seconds"),
+            (std::vector<std::string>{"haproxy_process_uptime_seconds", "haproxy_server_weight"}));
+  EXPECT_EQ(names("metrics=haproxy_server_weight&scope=global"), std::vector<std::string>{});
+  const std::vector<std::string> all = names("");
+  const std::vector<std::string> less =
+      names("metrics=-haproxy_server_status,-postern_drops_total");
+  EXPECT_EQ(less.size() + 2, all.size());
+  EXPECT_EQ(std::count(less.begin(), less.end(), "haproxy_server_status"), 0);
+
+  // no-maint: pf1 (MAINT) has no series at all; the listener's sums still count it.
+  const std::string t = metrics_page_for("no-maint", v, s).body;
+  EXPECT_EQ(t.find("server=\"pf1\""), std::string::npos);
+  EXPECT_NE(t.find("server=\"pf2\""), std::string::npos);
+  EXPECT_TRUE(has_line(t, "haproxy_backend_sessions_total{proxy=\"submission\"} 2"));
 }
 
 // The backend state follows the servers from one view to the next, with its transitions.
