@@ -20,7 +20,8 @@
 #    DOWN; g2 started again: UP.
 # 5. (Postern) SIGHUP with the same files: postern_reloads_total{result="ok"} and the config
 #    generation go up by one and the counts stay; a broken file by SIGUSR2:
-#    postern_reloads_total{result="failed"} 1.
+#    postern_reloads_total{result="failed"} 1; a reload without r2: its series go, its
+#    listener's counters keep what it carried; r2 back: its own counts go on.
 # 6. A Prometheus server (own storage in the run directory, its own loopback port in the
 #    namespace where admin.http listens) scrapes /metrics every second; its HTTP API returns
 #    Postern's haproxy_server_status series (5 states x 4 servers) and its up{job} is 1.
@@ -388,7 +389,34 @@ if [ "$BALANCER" = postern ]; then
   e2e_check "  postern_reloads_total{result=\"failed\"} 1" \
     becomes 10 'postern_reloads_total{result="failed"}' 1
   e2e_check "  still generation 2" is postern_config_generation 2
+
+  # A reload that removes r2: it has no series any more, and what it carried stays in its
+  # listener's counters (they never go back); put back, it goes on from its own counts.
+  scrape "$M_DIR/before-removal.txt"
+  R2_TOTAL=$(mval 'haproxy_server_sessions_total{proxy="rec",server="r2"}' "$M_DIR/before-removal.txt")
+  FE_IN=$(mval 'haproxy_frontend_bytes_in_total{proxy="rec"}' "$M_DIR/before-removal.txt")
+  grep -v "^    server r2 " "$M_DIR/good.cfg" >"$CFG"
+  MARK=$(e2e_size "$BAL_DIR/postern.err")
+  kill -HUP "$BAL_PID"
+  e2e_check "SIGHUP without r2: reloaded" \
+    e2e_wait_grep 20 'postern: reloaded: generation 3$' "$BAL_DIR/postern.err" "$MARK"
+  r2_gone() {
+    scrape || return 1
+    ! grep 'server="r2"' "$M_DIR/last.txt"
+  }
+  e2e_check "  r2 has no series" e2e_wait 10 r2_gone
+  e2e_check "  rec's counters keep what r2 carried (bytes in $FE_IN, sessions $((CONNS + STREAMS)))" all \
+    "is 'haproxy_frontend_bytes_in_total{proxy=\"rec\"}' '$FE_IN'" \
+    "is 'haproxy_backend_sessions_total{proxy=\"rec\"}' $((CONNS + STREAMS))"
   cp "$M_DIR/good.cfg" "$CFG"
+  MARK=$(e2e_size "$BAL_DIR/postern.err")
+  kill -HUP "$BAL_PID"
+  e2e_check "SIGHUP with r2 back: reloaded" \
+    e2e_wait_grep 20 'postern: reloaded: generation 4$' "$BAL_DIR/postern.err" "$MARK"
+  e2e_check "  r2 goes on from its own count ($R2_TOTAL sessions)" \
+    becomes 10 'haproxy_server_sessions_total{proxy="rec",server="r2"}' "$R2_TOTAL"
+  e2e_check "  postern_reloads_total{result=\"ok\"} 3, generation 4" all \
+    "is 'postern_reloads_total{result=\"ok\"}' 3" "is postern_config_generation 4"
 else
   e2e_log "skip: reload counts (postern_reloads_total) are Postern's own"
 fi
