@@ -13,6 +13,8 @@ packages=(
   iproute2 ethtool nftables procps psmisc python3 socat netcat-openbsd tcpdump curl
   # admin: Prometheus (promtool, a real scraper), etcd, a headless browser for the status page
   prometheus etcd-server etcd-client chromium
+  # the runtime API: hatop (a curses client of HAProxy's socket), script(1) to give it a pty
+  hatop bsdutils
   # real peers
   haproxy dovecot-core dovecot-imapd dovecot-pop3d dovecot-lmtpd dovecot-managesieved postfix
 )

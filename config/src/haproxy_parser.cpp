@@ -613,6 +613,176 @@ void global_ignored(const LineCtx& ctx, Global&) {
   ctx.warning(quoted(ctx.word(0)) + " is ignored by Postern");
 }
 
+// --- stats socket: the runtime API --------------------------------------------------------------
+
+struct SocketDraft {
+  StatsSocket socket;
+};
+
+// level user|operator|admin (HAProxy's bind_parse_level()).
+void socket_level(const LineCtx& ctx, std::size_t at, SocketDraft& d) {
+  static constexpr std::string_view kLevels[] = {"user", "operator", "admin"};
+  const std::string& word = ctx.word(at + 1);
+  if (word == "user") {
+    d.socket.level = ApiLevel::kUser;
+  } else if (word == "operator") {
+    d.socket.level = ApiLevel::kOperator;
+  } else if (word == "admin") {
+    d.socket.level = ApiLevel::kAdmin;
+  } else {
+    ctx.error("'stats socket' option 'level' only supports 'user', 'operator', and 'admin'",
+              did_you_mean(word, kLevels));
+  }
+}
+
+// mode <octal> (HAProxy's bind_parse_mode(): strtol base 8).
+void socket_mode(const LineCtx& ctx, std::size_t at, SocketDraft& d) {
+  const std::string& word = ctx.word(at + 1);
+  std::uint32_t mode = 0;
+  bool ok = !word.empty() && word.size() <= 4;
+  for (char c : word) {
+    if (c < '0' || c > '7') {
+      ok = false;
+      break;
+    }
+    mode = mode * 8 + static_cast<std::uint32_t>(c - '0');
+  }
+  if (!ok) {
+    ctx.error("'stats socket' option 'mode' expects permission bits in octal, like 600 or 0660");
+    return;
+  }
+  d.socket.mode = mode;
+}
+
+void socket_user(const LineCtx& ctx, std::size_t at, SocketDraft& d) {
+  d.socket.user = ctx.word(at + 1);
+  d.socket.uid.reset();
+}
+
+void socket_group(const LineCtx& ctx, std::size_t at, SocketDraft& d) {
+  d.socket.group = ctx.word(at + 1);
+  d.socket.gid.reset();
+}
+
+void socket_uid(const LineCtx& ctx, std::size_t at, SocketDraft& d) {
+  if (auto value = number_at(ctx, at + 1, "uid", UINT32_MAX)) {
+    d.socket.uid = static_cast<std::uint32_t>(*value);
+    d.socket.user.clear();
+  }
+}
+
+void socket_gid(const LineCtx& ctx, std::size_t at, SocketDraft& d) {
+  if (auto value = number_at(ctx, at + 1, "gid", UINT32_MAX)) {
+    d.socket.gid = static_cast<std::uint32_t>(*value);
+    d.socket.group.clear();
+  }
+}
+
+// The `bind` options a stats socket may carry. Those about TCP sockets, TLS or threads have no
+// meaning on Postern's UNIX socket and are set aside with a warning.
+constexpr OptionRow<SocketDraft> kSocketOptions[] = {
+    {"accept-proxy", 0, option_ignored<SocketDraft>},
+    {"backlog", 1, option_ignored<SocketDraft>},
+    {"crt", 1, option_tls<SocketDraft>},
+    {"expose-fd", 1, option_ignored<SocketDraft>},
+    {"gid", 1, socket_gid},
+    {"group", 1, socket_group},
+    {"id", 1, option_ignored<SocketDraft>},
+    {"interface", 1, option_ignored<SocketDraft>},
+    {"level", 1, socket_level},
+    {"maxconn", 1, option_ignored<SocketDraft>},
+    {"mode", 1, socket_mode},
+    {"name", 1, option_ignored<SocketDraft>},
+    {"nice", 1, option_ignored<SocketDraft>},
+    {"process", 1, option_ignored<SocketDraft>},
+    {"severity-output", 1, option_ignored<SocketDraft>},
+    {"ssl", 0, option_tls<SocketDraft>},
+    {"thread", 1, option_ignored<SocketDraft>},
+    {"uid", 1, socket_uid},
+    {"user", 1, socket_user},
+};
+
+// stats socket [<address:port>|<path>] [param*] (HAProxy's cli_parse_global()). Postern serves
+// UNIX sockets: `unix@PATH` or a path; a TCP address (`ipv4@`, `ADDR:PORT`) or an abstract
+// socket is set aside with a warning so the rest of the file still loads.
+void global_stats_socket(const LineCtx& ctx, Global& global) {
+  if (!ctx.has(2)) {
+    ctx.error("'stats socket' in global section expects an address or a path to a UNIX socket");
+    return;
+  }
+  std::string path = ctx.word(2);
+  if (path.starts_with("unix@")) {
+    path.erase(0, 5);
+  }
+  SocketDraft draft;
+  draft.socket.origin = ctx.origin();
+  const std::size_t errors_before = ctx.diags().errors();
+  parse_options(ctx, 3, kSocketOptions, draft);
+  if (ctx.diags().errors() != errors_before) {
+    return;
+  }
+  if (path.empty() || path.find('@') != std::string::npos ||
+      (path.front() != '/' && path.find(':') != std::string::npos)) {
+    ctx.warning("'stats socket " + ctx.word(2) +
+                "' is ignored: Postern serves the runtime API on UNIX socket paths only");
+    return;
+  }
+  draft.socket.path = std::move(path);
+  global.stats_sockets.push_back(std::move(draft.socket));
+}
+
+// stats socket|timeout|maxconn|bind-process (HAProxy's cli_parse_global()).
+void global_stats(const LineCtx& ctx, Global& global) {
+  const std::string& what = ctx.word(1);
+  if (what == "socket") {
+    global_stats_socket(ctx, global);
+  } else if (what == "timeout") {
+    if (auto value = duration_at(ctx, 2, "stats timeout")) {
+      if (*value <= 0) {
+        ctx.error("'stats timeout' expects a positive value");
+      } else {
+        global.stats_timeout = *value;
+      }
+    }
+    no_extra_words(ctx, 3, "stats timeout");
+  } else if (what == "maxconn") {
+    if (auto value = number_at(ctx, 2, "stats maxconn", UINT32_MAX)) {
+      if (*value == 0) {
+        ctx.error("'stats maxconn' expects a positive value");
+      } else {
+        global.stats_maxconn = static_cast<std::uint32_t>(*value);
+      }
+    }
+    no_extra_words(ctx, 3, "stats maxconn");
+  } else if (what == "bind-process") {
+    ctx.warning("'stats bind-process' is ignored by Postern");
+  } else {
+    ctx.error("'stats' only supports 'socket', 'maxconn', 'bind-process' and 'timeout' (got " +
+              quoted(what) + ")");
+  }
+}
+
+// server-state-file <file>, server-state-base <directory>.
+void global_server_state_file(const LineCtx& ctx, Global& global) {
+  if (!ctx.has(1)) {
+    ctx.error("'server-state-file' expects a file path");
+    return;
+  }
+  if (no_extra_words(ctx, 2, "server-state-file")) {
+    global.server_state_file = ctx.word(1);
+  }
+}
+
+void global_server_state_base(const LineCtx& ctx, Global& global) {
+  if (!ctx.has(1)) {
+    ctx.error("'server-state-base' expects a directory path");
+    return;
+  }
+  if (no_extra_words(ctx, 2, "server-state-base")) {
+    global.server_state_base = ctx.word(1);
+  }
+}
+
 struct GlobalKeyword {
   std::string_view name;
   void (*parse)(const LineCtx& ctx, Global& global);
@@ -652,12 +822,12 @@ constexpr GlobalKeyword kGlobalKeywords[] = {
     {"presetenv", global_ignored},
     {"quiet", global_ignored},
     {"resetenv", global_ignored},
-    {"server-state-base", global_ignored},
-    {"server-state-file", global_ignored},
+    {"server-state-base", global_server_state_base},
+    {"server-state-file", global_server_state_file},
     {"set-dumpable", global_ignored},
     {"setenv", global_ignored},
     {"spread-checks", global_ignored},
-    {"stats", global_ignored},
+    {"stats", global_stats},
     {"strict-limits", global_ignored},
     {"uid", global_ignored},
     {"ulimit-n", global_ignored},
@@ -876,6 +1046,32 @@ void kw_default_backend(const LineCtx& ctx, ProxyDraft& draft) {
   no_extra_words(ctx, 2, "default_backend");
   draft.default_backend = ctx.word(1);
   draft.default_backend_origin = ctx.origin();
+}
+
+// load-server-state-from-file { global | local | none } (HAProxy's proxy_parse_...()).
+void kw_load_server_state(const LineCtx& ctx, ProxyDraft& draft) {
+  static constexpr std::string_view kModes[] = {"global", "local", "none"};
+  const std::string& word = ctx.word(1);
+  if (word == "global") {
+    draft.listener.load_server_state = ServerStateLoad::kGlobal;
+  } else if (word == "local") {
+    draft.listener.load_server_state = ServerStateLoad::kLocal;
+  } else if (word == "none") {
+    draft.listener.load_server_state = ServerStateLoad::kNone;
+  } else {
+    ctx.error(
+        "'load-server-state-from-file' expects 'global', 'local' or 'none'. Got " + quoted(word),
+        did_you_mean(word, kModes));
+    return;
+  }
+  no_extra_words(ctx, 2, "load-server-state-from-file");
+}
+
+// server-state-file-name [ { use-backend-name | <file> } ]
+void kw_server_state_file_name(const LineCtx& ctx, ProxyDraft& draft) {
+  const std::string& word = ctx.word(1);
+  draft.listener.server_state_file_name = word == "use-backend-name" ? std::string() : word;
+  no_extra_words(ctx, 2, "server-state-file-name");
 }
 
 void kw_use_backend(const LineCtx& ctx, ProxyDraft&) {
@@ -1347,6 +1543,7 @@ constexpr ProxyKeyword kProxyKeywords[] = {
     {"id", kCapBoth, false, kWarn, kw_accepted},
     {"log", kCapBoth, true, kWarn, kw_log},
     {"log-format", kCapFe, true, kWarn, kw_ignored},
+    {"load-server-state-from-file", kCapBe, true, kWarn, kw_load_server_state},
     {"log-tag", kCapBoth, true, kWarn, kw_ignored},
     {"maxconn", kCapFe, true, kWarn, kw_maxconn},
     {"mode", kCapBoth, true, kWarn, kw_mode},
@@ -1357,6 +1554,7 @@ constexpr ProxyKeyword kProxyKeywords[] = {
     {"redirect", kCapBoth, false, kWarn, kw_http_only},
     {"retries", kCapBe, true, kWarn, kw_retries},
     {"server", kCapBe, false, kFail, kw_server},
+    {"server-state-file-name", kCapBe, false, kWarn, kw_server_state_file_name},
     {"source", kCapBe, true, kWarn, kw_ignored},
     {"srvtimeout", kCapBoth, true, kWarn, kw_removed_timeout},
     {"stats", kCapBoth, true, kWarn, kw_http_only},
@@ -1664,6 +1862,9 @@ void HaproxyReader::State::finish() {
     listener.mail_protocol = side.mail_protocol;
     listener.tcp_check_rules = side.tcp_check_rules;
     listener.servers = side.servers;
+    listener.backend = backend.draft.name;
+    listener.load_server_state = side.load_server_state;
+    listener.server_state_file_name = side.server_state_file_name;
     fill_server_ports(listener, backend.draft.portless, diags);
   }
   std::sort(unresolved.rbegin(), unresolved.rend());

@@ -40,6 +40,7 @@ class Checker {
       check_listener(listener);
     }
     check_bind_conflicts();
+    check_runtime_api();
     if (config_.dataplane) {
       check_dataplane(*config_.dataplane);
     }
@@ -55,6 +56,39 @@ class Checker {
 
   void warning(const Origin& at, std::string message, std::string hint = {}) {
     diags_.warning(at.file, at.line, at.column, std::move(message), std::move(hint));
+  }
+
+  // The runtime API addresses servers as BACKEND/SERVER: a `listen` section's name or a
+  // folded frontend's backend name, so these must name one listener each. Sockets must not
+  // share a path, and a listener that loads the global server-state file needs one.
+  void check_runtime_api() {
+    std::map<std::string, const Listener*> backends;
+    for (const Listener& listener : config_.listeners) {
+      const std::string& name = listener.backend.empty() ? listener.name : listener.backend;
+      if (auto [it, inserted] = backends.emplace(name, &listener);
+          !inserted && it->second != &listener) {
+        error(listener.origin, "listener " + quoted(listener.name) + ": backend name " +
+                                   quoted(name) + " is also used by the listener declared at " +
+                                   where(it->second->origin));
+      }
+      if (listener.load_server_state == ServerStateLoad::kGlobal &&
+          config_.global.server_state_file.empty()) {
+        warning(listener.origin, "listener " + quoted(listener.name) +
+                                     " loads server state from the global file, but no "
+                                     "'server-state-file' is set");
+      }
+    }
+    std::map<std::string, Origin> paths;
+    if (config_.admin && !config_.admin->socket.empty()) {
+      paths.emplace(config_.admin->socket, config_.admin->origin);
+    }
+    for (const StatsSocket& socket : config_.global.stats_sockets) {
+      if (auto [it, inserted] = paths.emplace(socket.path, socket.origin); !inserted) {
+        error(socket.origin, "stats socket " + quoted(socket.path) +
+                                 " is already served by the socket declared at " +
+                                 where(it->second));
+      }
+    }
   }
 
   void check_global() {

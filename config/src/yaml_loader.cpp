@@ -878,6 +878,35 @@ void listener_servers(Reader& r, const YAML::Node& v, ListenerDraft& d) {
   }
 }
 
+void listener_backend(Reader& r, const YAML::Node& v, ListenerDraft& d) {
+  if (auto s = r.string(v, "backend")) {
+    d.listener.backend = *s;
+  }
+}
+
+void listener_load_server_state(Reader& r, const YAML::Node& v, ListenerDraft& d) {
+  static constexpr std::string_view kModes[] = {"global", "local", "none"};
+  auto s = r.string(v, "load_server_state");
+  if (!s) {
+    return;
+  }
+  if (*s == "global") {
+    d.listener.load_server_state = ServerStateLoad::kGlobal;
+  } else if (*s == "local") {
+    d.listener.load_server_state = ServerStateLoad::kLocal;
+  } else if (*s == "none") {
+    d.listener.load_server_state = ServerStateLoad::kNone;
+  } else {
+    r.error(v, "'load_server_state' expects 'global', 'local' or 'none'", did_you_mean(*s, kModes));
+  }
+}
+
+void listener_server_state_file_name(Reader& r, const YAML::Node& v, ListenerDraft& d) {
+  if (auto s = r.string(v, "server_state_file_name")) {
+    d.listener.server_state_file_name = *s;
+  }
+}
+
 // Rows in processing order: binds before servers (a portless server takes the bind port) and
 // default_server before servers.
 constexpr KeyRow<ListenerDraft> kListenerRows[] = {
@@ -892,6 +921,9 @@ constexpr KeyRow<ListenerDraft> kListenerRows[] = {
     {"tcp_check", listener_old_tcp_check},
     {"dontlognull", listener_flag<&Listener::dontlognull>},
     {"log", listener_log},
+    {"backend", listener_backend, kInItem},
+    {"load_server_state", listener_load_server_state},
+    {"server_state_file_name", listener_server_state_file_name, kInItem},
     {"default_server", listener_default_server},
     {"servers", listener_servers, kInItem},
 };
@@ -914,9 +946,126 @@ void global_log(Reader& r, const YAML::Node& v, Global& g) {
   read_log_list(r, v, g.log, false);
 }
 
+struct SocketRowDraft {
+  StatsSocket socket;
+  bool has_path = false;
+};
+
+constexpr KeyRow<SocketRowDraft> kSocketRows[] = {
+    {"path",
+     [](Reader& r, const YAML::Node& v, SocketRowDraft& d) {
+       if (auto s = r.string(v, "path")) {
+         d.socket.path = *s;
+         d.has_path = true;
+       }
+     }},
+    {"level",
+     [](Reader& r, const YAML::Node& v, SocketRowDraft& d) {
+       static constexpr std::string_view kLevels[] = {"user", "operator", "admin"};
+       auto s = r.string(v, "level");
+       if (!s) {
+         return;
+       }
+       if (*s == "user") {
+         d.socket.level = ApiLevel::kUser;
+       } else if (*s == "operator") {
+         d.socket.level = ApiLevel::kOperator;
+       } else if (*s == "admin") {
+         d.socket.level = ApiLevel::kAdmin;
+       } else {
+         r.error(v, "'level' expects 'user', 'operator' or 'admin'", did_you_mean(*s, kLevels));
+       }
+     }},
+    {"mode",
+     [](Reader& r, const YAML::Node& v, SocketRowDraft& d) {
+       auto s = r.string(v, "mode");
+       if (!s) {
+         return;
+       }
+       std::uint32_t mode = 0;
+       bool ok = !s->empty() && s->size() <= 4;
+       for (char c : *s) {
+         ok = ok && c >= '0' && c <= '7';
+         mode = mode * 8 + static_cast<std::uint32_t>(c - '0');
+       }
+       if (!ok) {
+         r.error(v, "'mode' expects permission bits in octal, like \"600\"");
+         return;
+       }
+       d.socket.mode = mode;
+     }},
+    {"user",
+     [](Reader& r, const YAML::Node& v, SocketRowDraft& d) {
+       if (auto s = r.string(v, "user")) {
+         d.socket.user = *s;
+       }
+     }},
+    {"uid",
+     [](Reader& r, const YAML::Node& v, SocketRowDraft& d) {
+       if (auto n = r.unsigned_value(v, "uid", UINT32_MAX)) {
+         d.socket.uid = static_cast<std::uint32_t>(*n);
+       }
+     }},
+    {"group",
+     [](Reader& r, const YAML::Node& v, SocketRowDraft& d) {
+       if (auto s = r.string(v, "group")) {
+         d.socket.group = *s;
+       }
+     }},
+    {"gid",
+     [](Reader& r, const YAML::Node& v, SocketRowDraft& d) {
+       if (auto n = r.unsigned_value(v, "gid", UINT32_MAX)) {
+         d.socket.gid = static_cast<std::uint32_t>(*n);
+       }
+     }},
+};
+
+void global_stats_sockets(Reader& r, const YAML::Node& v, Global& g) {
+  if (!r.sequence(v, "stats_sockets")) {
+    return;
+  }
+  for (const YAML::Node& item : v) {
+    SocketRowDraft draft;
+    draft.socket.origin = r.origin(item);
+    if (!read_map(r, item, "a stats socket", kSocketRows, draft)) {
+      continue;
+    }
+    if (!draft.has_path) {
+      r.error(item, "a stats socket needs a 'path'");
+      continue;
+    }
+    g.stats_sockets.push_back(std::move(draft.socket));
+  }
+}
+
 constexpr KeyRow<Global> kGlobalRows[] = {
     {"maxconn", global_maxconn},
     {"log", global_log},
+    {"stats_sockets", global_stats_sockets},
+    {"stats_timeout",
+     [](Reader& r, const YAML::Node& v, Global& g) {
+       if (auto t = r.duration(v, "stats_timeout")) {
+         g.stats_timeout = *t;
+       }
+     }},
+    {"stats_maxconn",
+     [](Reader& r, const YAML::Node& v, Global& g) {
+       if (auto n = r.unsigned_value(v, "stats_maxconn", UINT32_MAX)) {
+         g.stats_maxconn = static_cast<std::uint32_t>(*n);
+       }
+     }},
+    {"server_state_base",
+     [](Reader& r, const YAML::Node& v, Global& g) {
+       if (auto s = r.string(v, "server_state_base")) {
+         g.server_state_base = *s;
+       }
+     }},
+    {"server_state_file",
+     [](Reader& r, const YAML::Node& v, Global& g) {
+       if (auto s = r.string(v, "server_state_file")) {
+         g.server_state_file = *s;
+       }
+     }},
 };
 
 struct InterfaceDraft {
@@ -1214,6 +1363,21 @@ void merge(Config&& from, Config& into, Diagnostics& diags) {
   }
   for (LogTarget& target : from.global.log) {
     into.global.log.push_back(std::move(target));
+  }
+  for (StatsSocket& socket : from.global.stats_sockets) {
+    into.global.stats_sockets.push_back(std::move(socket));
+  }
+  if (from.global.stats_timeout) {
+    into.global.stats_timeout = from.global.stats_timeout;
+  }
+  if (from.global.stats_maxconn) {
+    into.global.stats_maxconn = from.global.stats_maxconn;
+  }
+  if (!from.global.server_state_base.empty()) {
+    into.global.server_state_base = std::move(from.global.server_state_base);
+  }
+  if (!from.global.server_state_file.empty()) {
+    into.global.server_state_file = std::move(from.global.server_state_file);
   }
   for (Listener& listener : from.listeners) {
     into.listeners.push_back(std::move(listener));

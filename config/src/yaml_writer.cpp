@@ -4,6 +4,7 @@
 
 #include <algorithm>
 #include <cctype>
+#include <cstdio>
 
 #include "health_check.hpp"
 #include "postern/config/load.hpp"
@@ -216,6 +217,58 @@ void emit_check(YAML::Emitter& out, const Listener& listener) {
   out << YAML::EndMap;
 }
 
+const char* level_word(ApiLevel level) {
+  switch (level) {
+    case ApiLevel::kUser:
+      return "user";
+    case ApiLevel::kOperator:
+      return "operator";
+    case ApiLevel::kAdmin:
+      return "admin";
+  }
+  return "operator";
+}
+
+void emit_stats_sockets(YAML::Emitter& out, const std::vector<StatsSocket>& sockets) {
+  out << YAML::Key << "stats_sockets" << YAML::Value << YAML::BeginSeq;
+  for (const StatsSocket& socket : sockets) {
+    out << YAML::Flow << YAML::BeginMap;
+    emit_key_string(out, "path", socket.path);
+    emit_key(out, "level", level_word(socket.level));
+    if (socket.mode) {
+      char octal[8];
+      std::snprintf(octal, sizeof octal, "%o", static_cast<unsigned>(*socket.mode));
+      out << YAML::Key << "mode" << YAML::Value << YAML::DoubleQuoted << std::string(octal);
+    }
+    if (!socket.user.empty()) {
+      emit_key_string(out, "user", socket.user);
+    }
+    if (socket.uid) {
+      emit_key(out, "uid", *socket.uid);
+    }
+    if (!socket.group.empty()) {
+      emit_key_string(out, "group", socket.group);
+    }
+    if (socket.gid) {
+      emit_key(out, "gid", *socket.gid);
+    }
+    out << YAML::EndMap;
+  }
+  out << YAML::EndSeq;
+}
+
+const char* load_word(ServerStateLoad load) {
+  switch (load) {
+    case ServerStateLoad::kGlobal:
+      return "global";
+    case ServerStateLoad::kLocal:
+      return "local";
+    case ServerStateLoad::kNone:
+      break;
+  }
+  return "none";
+}
+
 void emit_listener(YAML::Emitter& out, const Listener& listener) {
   out << YAML::BeginMap;
   emit_key_string(out, "name", listener.name);
@@ -239,6 +292,15 @@ void emit_listener(YAML::Emitter& out, const Listener& listener) {
     emit_log(out, listener.log);
   }
   emit_check(out, listener);
+  if (!listener.backend.empty()) {
+    emit_key_string(out, "backend", listener.backend);
+  }
+  if (listener.load_server_state != ServerStateLoad::kNone) {
+    emit_key(out, "load_server_state", load_word(listener.load_server_state));
+  }
+  if (!listener.server_state_file_name.empty()) {
+    emit_key_string(out, "server_state_file_name", listener.server_state_file_name);
+  }
   out << YAML::Key << "servers" << YAML::Value << YAML::BeginSeq;
   for (const Server& server : listener.servers) {
     emit_server(out, server);
@@ -310,13 +372,30 @@ std::string to_yaml(const Config& config) {
   out << YAML::BeginMap;
 
   const Global& global = config.global;
-  if (global.maxconn || !global.log.empty()) {
+  if (global.maxconn || !global.log.empty() || !global.stats_sockets.empty() ||
+      global.stats_timeout || global.stats_maxconn || !global.server_state_base.empty() ||
+      !global.server_state_file.empty()) {
     out << YAML::Key << "global" << YAML::Value << YAML::BeginMap;
     if (global.maxconn) {
       emit_key(out, "maxconn", *global.maxconn);
     }
     if (!global.log.empty()) {
       emit_log(out, global.log);
+    }
+    if (!global.stats_sockets.empty()) {
+      emit_stats_sockets(out, global.stats_sockets);
+    }
+    if (global.stats_timeout) {
+      emit_duration(out, "stats_timeout", *global.stats_timeout);
+    }
+    if (global.stats_maxconn) {
+      emit_key(out, "stats_maxconn", *global.stats_maxconn);
+    }
+    if (!global.server_state_base.empty()) {
+      emit_key_string(out, "server_state_base", global.server_state_base);
+    }
+    if (!global.server_state_file.empty()) {
+      emit_key_string(out, "server_state_file", global.server_state_file);
     }
     out << YAML::EndMap;
   }

@@ -374,11 +374,11 @@ class MetricsCollector final : public prometheus::Collectable {
       const ListenerSums& t = sums_[l.slot];
       double w_act = 0, w_bck = 0, u_act = 0, u_bck = 0, n_act = 0, n_bck = 0;
       for (const std::uint16_t slot : l.servers) {
-        if (slot >= v_.servers.size() || !usable(v_.servers[slot])) {
+        if (slot >= v_.servers.size() || !takes_connections(v_.servers[slot])) {
           continue;
         }
         const ServerView& sv = v_.servers[slot];
-        (sv.backup ? w_bck : w_act) += effective_weight(sv);
+        (sv.backup ? w_bck : w_act) += weight_now(sv);
         (sv.backup ? u_bck : u_act) += sv.uweight;
         (sv.backup ? n_bck : n_act) += 1;
       }
@@ -466,7 +466,7 @@ class MetricsCollector final : public prometheus::Collectable {
         put(status, {{"proxy", sv.listener}, {"server", sv.server}, {"state", std::string(st)}},
             st == state ? 1 : 0);
       }
-      put(weight, ps, effective_weight(sv));
+      put(weight, ps, weight_now(sv));
       if (h.checked) {
         put(failures, ps, static_cast<double>(h.check_failures));
         put(updown, ps, static_cast<double>(h.down_transitions));

@@ -55,7 +55,7 @@ void track_backend(ListenerView& l, const std::vector<ServerView>& servers,
   for (const std::uint16_t slot : l.servers) {
     if (slot < servers.size() && !servers[slot].retired) {
       any = true;
-      usable_one = usable_one || usable(servers[slot]);
+      usable_one = usable_one || takes_connections(servers[slot]);
     }
   }
   l.up = usable_one || !any;
@@ -81,15 +81,14 @@ void track_backend(ListenerView& l, const std::vector<ServerView>& servers,
 
 }  // namespace
 
-std::uint32_t effective_weight(const ServerView& s) {
-  const std::uint32_t pct = s.health.weight_pct;
-  if (pct >= 100 || s.uweight == 0) {
-    return s.uweight;
-  }
-  return std::max<std::uint32_t>(1, s.uweight * pct / 100);
+std::uint32_t weight_now(const ServerView& s) {
+  // HAProxy's eweight: the user weight times the slowstart share, rounded up; slowstart starts
+  // at a share above 0, so a weight above 0 never shows 0 (server_recalc_eweight()).
+  const std::uint32_t pct = std::clamp<std::uint32_t>(s.health.weight_pct, 1, 100);
+  return (s.uweight * pct + 99) / 100;
 }
 
-bool usable(const ServerView& s) {
+bool takes_connections(const ServerView& s) {
   return !s.retired && s.admin == AdminState::kReady && s.health.up && s.uweight > 0;
 }
 

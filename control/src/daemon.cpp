@@ -21,6 +21,7 @@
 #include "postern/control/cli.hpp"
 #include "postern/control/dataplane_config.hpp"
 #include "postern/control/health_engine.hpp"
+#include "postern/control/runtime_api.hpp"
 #include "postern/dataplane/runtime.hpp"
 
 namespace postern::control {
@@ -207,7 +208,7 @@ class Daemon final : public admin::Operator {
     if (gethostname(host, sizeof host - 1) == 0) {
       node_ = host;
     }
-    engine_.configure(cfg_, *rt_.snapshot(), rt_.settings(), steady_ms());
+    engine_.configure(cfg_, *rt_.snapshot(), rt_.settings(), steady_ms(), operator_settings());
     config_hash_ = config_hash(cfg_);
     publish_view();
   }
@@ -220,6 +221,9 @@ class Daemon final : public admin::Operator {
     while (g_stop == 0) {
       std::this_thread::sleep_for(std::chrono::milliseconds(1));
       engine_.tick(steady_ms());
+      if (each_tick) {
+        each_tick();
+      }
       if (g_reload != 0) {
         g_reload = 0;
         std::string result;
@@ -244,6 +248,10 @@ class Daemon final : public admin::Operator {
 
   const config::Config& config() const { return cfg_; }
 
+  // Hooks for the runtime API: every turn of the loop, and after a reload took effect.
+  std::function<void()> each_tick;
+  std::function<void(const config::Config&)> reloaded;
+
   // admin::Operator
   std::shared_ptr<const admin::AdminView> view() const override { return board_.current(); }
   const admin::ViewBoard& board() const { return board_; }
@@ -260,8 +268,13 @@ class Daemon final : public admin::Operator {
       error = "No such server.";
       return false;
     }
+    if (rt_.snapshot()->servers[slot].disabled && state != admin::AdminState::kMaint) {
+      error = "The server is `disabled` in the configuration: change the file and reload.";
+      return false;
+    }
     overrides_.admin[slot] = state;
     rt_.live()[slot].admin.store(static_cast<std::uint8_t>(state), std::memory_order_relaxed);
+    engine_.set_admin(slot, state);
     publish_view();
     return true;
   }
@@ -278,6 +291,7 @@ class Daemon final : public admin::Operator {
     overrides_.weight[slot] = static_cast<std::int32_t>(weight);
     rt_.live()[slot].user_weight.store(static_cast<std::int16_t>(weight),
                                        std::memory_order_relaxed);
+    engine_.set_weight(slot, weight);
     publish_view();
     return true;
   }
@@ -312,11 +326,15 @@ class Daemon final : public admin::Operator {
     }
     ++generation_;
     bases_.reused(rt_, *rt_.snapshot(), *next_snap);
+    forget_reused(*rt_.snapshot(), *next_snap);
     rt_.publish(std::move(next_snap));
-    engine_.configure(next, *rt_.snapshot(), rt_.settings(), steady_ms());
+    engine_.configure(next, *rt_.snapshot(), rt_.settings(), steady_ms(), operator_settings());
     cfg_ = std::move(next);
     config_hash_ = config_hash(cfg_);
     ++reloads_ok_;
+    if (reloaded) {
+      reloaded(cfg_);
+    }
     result = diag.str() + "reloaded: generation " + std::to_string(generation_);
     log_line("reloaded: generation " + std::to_string(generation_));
     publish_view();
@@ -324,6 +342,28 @@ class Daemon final : public admin::Operator {
   }
 
  private:
+  // What the operator set, as the health engine takes it at configure().
+  std::vector<health::OperatorSetting> operator_settings() const {
+    std::vector<health::OperatorSetting> ops(rt_.snapshot()->servers.size());
+    for (std::size_t i = 0; i < ops.size(); ++i) {
+      ops[i].admin = overrides_.admin[i];
+      ops[i].weight = overrides_.weight[i];
+    }
+    return ops;
+  }
+
+  // A slot given to another server by a reload starts as configured.
+  void forget_reused(const dataplane::Snapshot& before, const dataplane::Snapshot& after) {
+    for (std::size_t i = 0; i < after.servers.size(); ++i) {
+      if (i >= before.servers.size() || before.servers[i].name != after.servers[i].name) {
+        overrides_.admin[i] = admin::AdminState::kReady;
+        overrides_.weight[i] = -1;
+        rt_.live()[i].admin.store(0, std::memory_order_relaxed);
+        rt_.live()[i].user_weight.store(-1, std::memory_order_relaxed);
+      }
+    }
+  }
+
   health::EngineHooks hooks() {
     health::EngineHooks h;
     h.log = &log_health;
@@ -413,8 +453,23 @@ int run_daemon(const config::Config& cfg, const std::vector<std::string>& paths,
         return 1;
       }
     }
+    // The runtime API on its UNIX sockets, on a thread of its own.
+    api::SocketServer cli(daemon);
+    {
+      std::string error;
+      if (!cli.start(cfg, error)) {
+        log_line(error);
+        return 1;
+      }
+    }
+    daemon.each_tick = [&cli] { cli.run_pending(); };
+    daemon.reloaded = [&cli](const config::Config& c) { cli.set_names(api::names_of(c)); };
+    for (const auto& line : api::load_server_state(cfg, daemon)) {
+      log_line(line);
+    }
     daemon.loop();
     log_line("stopping");
+    cli.stop();
     http.stop();
     rt.stop();
     daemon.stopped();

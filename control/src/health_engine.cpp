@@ -61,6 +61,7 @@ struct Engine::Server {
   std::uint32_t error_limit = 10;
   config::OnError on_error = config::OnError::kFailCheck;
   std::uint16_t weight = 1;
+  std::int32_t op_weight = -1;  // the runtime API's weight; -1: the configured one
   // where checks go
   bool routable = false;
   std::uint32_t dst_ip = 0;  // network order
@@ -106,16 +107,18 @@ std::string status_text(const ServerHealth& h) {
   std::string s;
   if (h.up) {
     if (!h.checked) {
-      return "no check";
+      return h.drain ? "DRAIN" : "no check";
     }
+    const char* word = h.drain ? "DRAIN" : "UP";
     if (h.health < h.rise + h.fall - 1) {
-      s = "UP ";
+      s = word;
+      s += ' ';
       s += std::to_string(h.health - h.rise + 1);
       s += '/';
       s += std::to_string(h.fall);
       return s;
     }
-    return "UP";
+    return word;
   }
   if (!h.checked || h.health == 0) {
     return "DOWN";
@@ -183,7 +186,8 @@ void Engine::schedule(std::uint16_t index, std::uint64_t when) {
 }
 
 void Engine::configure(const config::Config& cfg, const dataplane::Snapshot& snapshot,
-                       const dataplane::Settings& settings, std::uint64_t now_ms) {
+                       const dataplane::Settings& settings, std::uint64_t now_ms,
+                       const std::vector<OperatorSetting>& operators) {
   now_ = now_ms;
   settings_ = settings;
   if (workers_.size() != transport_.workers()) {
@@ -266,9 +270,13 @@ void Engine::configure(const config::Config& cfg, const dataplane::Snapshot& sna
     const bool was_checked = same && h.checked && !h.disabled;
     const std::uint32_t old_rise = h.rise;
     const std::uint32_t old_fall = h.fall;
+    const OperatorSetting op = i < operators.size() ? operators[i] : OperatorSetting{};
+    const bool maint = sv.disabled || op.admin == AdminState::kMaint;
     h.listener = listener_of[i];
     h.backup = sv.backup;
-    h.disabled = sv.disabled;
+    h.disabled = maint;
+    h.drain = !maint && op.admin == AdminState::kDrain;
+    s.op_weight = op.weight;
     h.checked = sv.check;
     h.rise = std::max<std::uint32_t>(sv.rise, 1);
     h.fall = std::max<std::uint32_t>(sv.fall, 1);
@@ -312,7 +320,7 @@ void Engine::configure(const config::Config& cfg, const dataplane::Snapshot& sna
       }
     }
 
-    const bool checked_now = sv.check && !sv.disabled;
+    const bool checked_now = sv.check && !maint;
     if (checked_now) {
       auto plan = std::make_shared<CheckPlan>(make_plan(l, sv));
       if (!plan->problem.empty() && plan->problem != s.problem) {
@@ -356,14 +364,21 @@ void Engine::configure(const config::Config& cfg, const dataplane::Snapshot& sna
           process(s.running, std::move(acts));
         }
       }
-      s.plan.reset();
+      // A server in MAINT keeps its plan for the moment the operator lets it out.
+      s.plan = sv.check ? std::make_shared<CheckPlan>(make_plan(l, sv)) : nullptr;
       ++s.seq;  // forget any scheduled check
-      // Without a check a server is running (disabled ones are never picked by workers).
-      if (!h.up) {
+      // Without a check a server is running; one in MAINT is stopped (HAProxy's STOPPED),
+      // and never picked by workers.
+      if (maint) {
+        if (h.up) {
+          h.last_change_ms = now_ms;
+        }
+        h.up = false;
+      } else if (!h.up) {
         h.downtime_ms += now_ms > h.last_change_ms ? now_ms - h.last_change_ms : 0;
         h.last_change_ms = now_ms;
+        h.up = true;
       }
-      h.up = true;
       h.starting = false;
       h.health = h.rise;
       h.weight_pct = 100;
@@ -459,7 +474,7 @@ void Engine::tick(std::uint64_t now_ms) {
 
 void Engine::start_check(std::uint16_t index) {
   Server& s = servers_[index];
-  if (!s.exists || !s.plan || s.running != 0 || workers_.empty()) {
+  if (!s.exists || !s.plan || s.h.disabled || s.running != 0 || workers_.empty()) {
     return;
   }
   const std::uint32_t id = next_id_++;
@@ -684,7 +699,8 @@ void Engine::count(std::uint16_t listener, std::uint32_t& active, std::uint32_t&
       continue;
     }
     const Server& m = servers_[i];
-    if (!m.exists || m.h.disabled || m.weight == 0 || !m.h.up) {
+    const std::int32_t weight = m.op_weight >= 0 ? m.op_weight : m.weight;
+    if (!m.exists || m.h.disabled || m.h.drain || weight == 0 || !m.h.up) {
       continue;
     }
     (m.h.backup ? backups : active) += 1;
@@ -848,6 +864,138 @@ void Engine::flush() {
       w.pending.pop_front();
     }
   }
+}
+
+}  // namespace postern::control::health
+
+namespace postern::control::health {
+
+// Closes the check in flight politely, without a verdict, and forgets the next one.
+void Engine::stop_check(std::uint16_t index) {
+  Server& s = servers_[index];
+  if (s.running != 0) {
+    auto it = running_.find(s.running);
+    if (it != running_.end()) {
+      Actions acts;
+      it->second.conv->cancel(acts);
+      process(s.running, std::move(acts));
+    }
+  }
+  ++s.seq;
+  s.h.check_running = false;
+}
+
+// srv_append_status()'s tail: ". N active and M backup servers left. K sessions active, 0
+// requeued, 0 remaining in queue." (Postern has no queue.)
+std::string Engine::counts_text(std::uint16_t index, bool online) const {
+  const ServerHealth& h = servers_[index].h;
+  std::uint32_t active = 0;
+  std::uint32_t backups = 0;
+  count(h.listener, active, backups);
+  std::string m = ". ";
+  m += std::to_string(active);
+  m += " active and ";
+  m += std::to_string(backups);
+  m += " backup servers ";
+  m += online ? "online" : "left";
+  m += '.';
+  if (!online) {
+    m += ' ';
+    m += std::to_string(hooks_.sessions ? hooks_.sessions(index) : 0);
+    m += " sessions active, 0 requeued, 0 remaining in queue";
+  }
+  m += '.';
+  return m;
+}
+
+void Engine::enter_maint(std::uint16_t index) {
+  Server& s = servers_[index];
+  ServerHealth& h = s.h;
+  std::uint32_t active = 0;
+  std::uint32_t backups = 0;
+  count(h.listener, active, backups);
+  const std::uint32_t before = active + backups;
+  stop_check(index);
+  h.disabled = true;
+  h.drain = false;
+  h.starting = false;
+  h.last_change_ms = now_;
+  h.up = false;
+  publish(index);
+  std::string m = "Server ";
+  m += h.name;
+  m += " is going DOWN for maintenance";
+  m += counts_text(index, false);
+  log(LogLevel::kWarning, m);
+  count(h.listener, active, backups);
+  if (before != 0 && active == 0 && backups == 0 && h.listener < listener_names_.size()) {
+    log(LogLevel::kEmerg, no_server_message(listener_names_[h.listener]));
+  }
+  flush();
+}
+
+// Out of MAINT: a checked server is UP at health = rise and checked at once ("start OK but
+// check immediately"); one without checks is running.
+void Engine::leave_maint(std::uint16_t index, AdminState to) {
+  Server& s = servers_[index];
+  ServerHealth& h = s.h;
+  h.disabled = false;
+  h.drain = to == AdminState::kDrain;
+  h.downtime_ms += now_ > h.last_change_ms ? now_ - h.last_change_ms : 0;
+  h.last_change_ms = now_;
+  h.up = true;
+  h.starting = false;
+  h.weight_pct = 100;
+  h.health = h.rise;
+  if (h.checked && s.plan) {
+    schedule(index, now_);
+  }
+  publish(index);
+  std::string m = "Server ";
+  m += h.name;
+  m += h.drain ? " is UP/DRAIN (leaving forced maintenance)."
+               : " is UP/READY (leaving forced maintenance).";
+  log(LogLevel::kNotice, m);
+}
+
+void Engine::set_admin(std::uint16_t index, AdminState state) {
+  if (index >= servers_.size() || !servers_[index].exists) {
+    return;
+  }
+  ServerHealth& h = servers_[index].h;
+  if (state == AdminState::kMaint) {
+    if (!h.disabled) {
+      enter_maint(index);
+    }
+    return;
+  }
+  if (h.disabled) {
+    leave_maint(index, state);
+    return;
+  }
+  const bool drain = state == AdminState::kDrain;
+  if (drain == h.drain) {
+    return;
+  }
+  h.drain = drain;
+  std::string m = "Server ";
+  m += h.name;
+  if (drain) {
+    m += " enters drain state";
+    m += counts_text(index, false);
+  } else {
+    m += " is ";
+    m += h.up ? "UP" : "DOWN";
+    m += " (leaving forced drain).";
+  }
+  log(LogLevel::kNotice, m);
+}
+
+void Engine::set_weight(std::uint16_t index, std::uint32_t weight) {
+  if (index >= servers_.size() || !servers_[index].exists) {
+    return;
+  }
+  servers_[index].op_weight = static_cast<std::int32_t>(weight);
 }
 
 }  // namespace postern::control::health

@@ -1157,15 +1157,125 @@ TEST(HaproxyLog, RejectsLogGlobalInGlobal) {
 TEST(HaproxyGlobal, WarnsAboutProcessManagementKeywords) {
   Diagnostics diags;
   haproxy(lines({"global", "daemon", "user haproxy", "group haproxy", "chroot /var/lib/haproxy",
-                 "pidfile /run/haproxy.pid", "stats socket /run/haproxy.sock mode 600",
-                 "nbthread 4", "tune.ssl.default-dh-param 2048"}),
+                 "pidfile /run/haproxy.pid", "nbthread 4", "tune.ssl.default-dh-param 2048"}),
           diags);
   EXPECT_FALSE(diags.has_errors());
-  EXPECT_EQ(diags.warnings(), 8U);
+  EXPECT_EQ(diags.warnings(), 7U);
   EXPECT_TRUE(has_diagnostic(diags, "t.cfg:2: warning: 'daemon' is ignored by Postern"));
-  EXPECT_TRUE(has_diagnostic(diags, "t.cfg:7: warning: 'stats' is ignored by Postern"));
   EXPECT_TRUE(
-      has_diagnostic(diags, "t.cfg:9: warning: 'tune.ssl.default-dh-param' is ignored by Postern"));
+      has_diagnostic(diags, "t.cfg:8: warning: 'tune.ssl.default-dh-param' is ignored by Postern"));
+}
+
+// --- stats socket, server-state-file ------------------------------------------------------------
+
+TEST(HaproxyStats, ReadsSocketsWithLevelModeAndOwner) {
+  Diagnostics diags;
+  const Config c = haproxy(
+      lines({"global", "stats socket /run/haproxy/admin.sock mode 660 level admin user haproxy",
+             "stats socket unix@/run/ro.sock level user gid 33", "stats socket /run/op.sock",
+             "stats timeout 2m", "stats maxconn 20"}),
+      diags);
+  EXPECT_TRUE(clean(diags));
+  ASSERT_EQ(c.global.stats_sockets.size(), 3U);
+  const StatsSocket& a = c.global.stats_sockets[0];
+  EXPECT_EQ(a.path, "/run/haproxy/admin.sock");
+  EXPECT_EQ(a.level, ApiLevel::kAdmin);
+  EXPECT_EQ(a.mode, 0660U);
+  EXPECT_EQ(a.user, "haproxy");
+  EXPECT_EQ(a.origin.line, 2);
+  EXPECT_EQ(c.global.stats_sockets[1].path, "/run/ro.sock");
+  EXPECT_EQ(c.global.stats_sockets[1].level, ApiLevel::kUser);
+  EXPECT_EQ(c.global.stats_sockets[1].gid, 33U);
+  // HAProxy's default level for a stats socket is operator.
+  EXPECT_EQ(c.global.stats_sockets[2].level, ApiLevel::kOperator);
+  EXPECT_FALSE(c.global.stats_sockets[2].mode);
+  EXPECT_EQ(c.global.stats_timeout, 120000);
+  EXPECT_EQ(c.global.stats_maxconn, 20U);
+}
+
+TEST(HaproxyStats, RejectsAnUnknownLevelWithASuggestion) {
+  Diagnostics diags;
+  haproxy(lines({"global", "stats socket /run/a.sock level admn"}), diags);
+  EXPECT_TRUE(has_diagnostic(diags,
+                             "t.cfg:2: error: 'stats socket' option 'level' only supports 'user', "
+                             "'operator', and 'admin' (did you mean 'admin'?)"));
+}
+
+TEST(HaproxyStats, RejectsAModeThatIsNotOctal) {
+  Diagnostics diags;
+  haproxy(lines({"global", "stats socket /run/a.sock mode 689"}), diags);
+  EXPECT_TRUE(has_diagnostic(diags, "t.cfg:2: error: 'stats socket' option 'mode' expects"));
+}
+
+TEST(HaproxyStats, RejectsAnUnknownSocketOption) {
+  Diagnostics diags;
+  haproxy(lines({"global", "stats socket /run/a.sock levle admin"}), diags);
+  EXPECT_TRUE(has_diagnostic(diags,
+                             "t.cfg:2: error: unknown 'stats' option 'levle' (did you mean "
+                             "'level'?)"));
+}
+
+TEST(HaproxyStats, SetsTcpSocketsAsideWithAWarning) {
+  Diagnostics diags;
+  const Config c = haproxy(
+      lines({"global", "stats socket ipv4@127.0.0.1:9999 level admin",
+             "stats socket 127.0.0.1:9998", "stats socket /run/a.sock expose-fd listeners"}),
+      diags);
+  EXPECT_FALSE(diags.has_errors());
+  ASSERT_EQ(c.global.stats_sockets.size(), 1U);
+  EXPECT_TRUE(has_diagnostic(diags,
+                             "t.cfg:2: warning: 'stats socket ipv4@127.0.0.1:9999' is ignored: "
+                             "Postern serves the runtime API on UNIX socket paths only"));
+  EXPECT_TRUE(has_diagnostic(diags, "t.cfg:3: warning: 'stats socket 127.0.0.1:9998' is ignored"));
+  EXPECT_TRUE(
+      has_diagnostic(diags, "t.cfg:4: warning: 'stats' option 'expose-fd' is ignored by Postern"));
+}
+
+TEST(HaproxyStats, RejectsAStatsSubcommandHaproxyLacks) {
+  Diagnostics diags;
+  haproxy(lines({"global", "stats enable"}), diags);
+  EXPECT_TRUE(has_diagnostic(diags,
+                             "t.cfg:2: error: 'stats' only supports 'socket', 'maxconn', "
+                             "'bind-process' and 'timeout' (got 'enable')"));
+}
+
+TEST(HaproxyServerState, ReadsTheGlobalFileAndEachProxysMode) {
+  Diagnostics diags;
+  const Config c = haproxy(
+      lines({"global", "server-state-base /var/lib/postern", "server-state-file global.state",
+             "defaults", "load-server-state-from-file global", "listen imap", "bind :143",
+             "server s1 10.0.0.1:143", "listen pop", "bind :110",
+             "load-server-state-from-file local", "server-state-file-name pop.state",
+             "server s1 10.0.0.1:110", "frontend sub", "bind :587", "default_backend smtp",
+             "backend smtp", "load-server-state-from-file none", "server s1 10.0.0.1:587"}),
+      diags);
+  EXPECT_TRUE(clean(diags));
+  EXPECT_EQ(c.global.server_state_base, "/var/lib/postern");
+  EXPECT_EQ(c.global.server_state_file, "global.state");
+  ASSERT_EQ(c.listeners.size(), 3U);
+  EXPECT_EQ(c.listeners[0].load_server_state, ServerStateLoad::kGlobal);
+  EXPECT_EQ(c.listeners[0].backend, "");
+  EXPECT_EQ(c.listeners[1].load_server_state, ServerStateLoad::kLocal);
+  EXPECT_EQ(c.listeners[1].server_state_file_name, "pop.state");
+  // A frontend takes the backend's setting and name, as its servers go by them.
+  EXPECT_EQ(c.listeners[2].name, "sub");
+  EXPECT_EQ(c.listeners[2].backend, "smtp");
+  EXPECT_EQ(c.listeners[2].load_server_state, ServerStateLoad::kNone);
+}
+
+TEST(HaproxyServerState, RejectsAnUnknownLoadMode) {
+  Diagnostics diags;
+  haproxy(listen_with({"load-server-state-from-file globl"}), diags);
+  EXPECT_TRUE(has_diagnostic(diags,
+                             "t.cfg:3: error: 'load-server-state-from-file' expects 'global', "
+                             "'local' or 'none'. Got 'globl' (did you mean 'global'?)"));
+}
+
+TEST(HaproxyServerState, RejectsAFileNameInDefaults) {
+  Diagnostics diags;
+  haproxy(lines({"defaults", "server-state-file-name x"}), diags);
+  EXPECT_TRUE(has_diagnostic(
+      diags, "t.cfg:2: error: 'server-state-file-name' not allowed in 'defaults' section"));
 }
 
 TEST(HaproxyGlobal, SuggestsForAnUnknownKeyword) {

@@ -433,5 +433,37 @@ TEST(ValidateDataplane, SkipsVipChecksWithoutADataplane) {
   EXPECT_TRUE(lacks(check_cfg(listen_with({"bind 203.0.113.1:993"})), "vips"));
 }
 
+// --- the runtime API and the server-state file
+// ----------------------------------------------------
+
+TEST(ValidateRuntimeApi, RejectsTwoSocketsOnOnePath) {
+  std::string text = "global\nstats socket /run/a.sock\nstats socket /run/a.sock level admin\n";
+  text += listen_with({});
+  EXPECT_TRUE(has_diagnostic(check_cfg(text),
+                             "t.cfg:3: error: stats socket '/run/a.sock' is already served by the "
+                             "socket declared at t.cfg:2"));
+  EXPECT_TRUE(testing::clean(check_cfg("global\nstats socket /run/a.sock\n" + listen_with({}))));
+}
+
+TEST(ValidateRuntimeApi, RejectsABackendNameThatIsAnotherListenersName) {
+  const std::string yaml =
+      "listeners:\n"
+      "  - {name: imap, binds: [\":143\"], timeouts: {connect: 1s, client: 1s, server: 1s}}\n"
+      "  - {name: pop, backend: imap, binds: [\":110\"],\n"
+      "     timeouts: {connect: 1s, client: 1s, server: 1s}}\n";
+  EXPECT_TRUE(has_diagnostic(check_yaml(yaml),
+                             "t.yaml:3:5: error: listener 'pop': backend name 'imap' is also used "
+                             "by the listener declared at t.yaml:2"));
+}
+
+TEST(ValidateRuntimeApi, WarnsWhenTheGlobalStateFileIsMissing) {
+  EXPECT_TRUE(has_diagnostic(check_cfg(listen_with({"load-server-state-from-file global"})),
+                             "t.cfg:5: warning: listener 'imap' loads server state from the global "
+                             "file, but no 'server-state-file' is set"));
+  EXPECT_TRUE(lacks(check_cfg("global\nserver-state-file /tmp/s\n" +
+                              listen_with({"load-server-state-from-file global"})),
+                    "loads server state"));
+}
+
 }  // namespace
 }  // namespace postern::config

@@ -20,6 +20,22 @@ Config full_model() {
   syslog.level = "info";
   syslog.min_level = "err";
   c.global.log.push_back(syslog);
+  StatsSocket admin_socket;
+  admin_socket.path = "/run/haproxy/admin.sock";
+  admin_socket.level = ApiLevel::kAdmin;
+  admin_socket.mode = 0660;
+  admin_socket.user = "haproxy";
+  admin_socket.group = "staff";
+  StatsSocket user_socket;
+  user_socket.path = "/run/haproxy/ro.sock";
+  user_socket.level = ApiLevel::kUser;
+  user_socket.uid = 0;
+  user_socket.gid = 33;
+  c.global.stats_sockets = {admin_socket, user_socket};
+  c.global.stats_timeout = 120000;
+  c.global.stats_maxconn = 20;
+  c.global.server_state_base = "/var/lib/postern";
+  c.global.server_state_file = "global.state";
 
   Listener l;
   l.name = "imap";
@@ -87,10 +103,14 @@ Config full_model() {
   s2.name = "yes";  // a name YAML 1.1 would read as a boolean
   s2.endpoint = endpoint("[2001:db8::2]:143");
   l.servers = {s1, s2};
+  l.backend = "imap-be";
+  l.load_server_state = ServerStateLoad::kLocal;
+  l.server_state_file_name = "imap.state";
   c.listeners.push_back(l);
 
   Listener bare;
   bare.name = "123";
+  bare.load_server_state = ServerStateLoad::kGlobal;
   c.listeners.push_back(bare);
 
   // One listener per other check type, with and without their settings.

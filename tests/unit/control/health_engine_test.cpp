@@ -510,7 +510,9 @@ TEST(HealthEngine, FirstChecksAreSpreadAsHaproxySpreadsThem) {
   Lab lab;
   std::vector<config::Server> servers;
   for (std::uint32_t i = 0; i < 4; ++i) {
-    servers.push_back(server_line("p" + std::to_string(i), 10 + i, 143));
+    std::string name(1, 'p');  // not "p" + to_string(): GCC 12's -Wrestrict false positive
+    name += std::to_string(i);
+    servers.push_back(server_line(name, 10 + i, 143));
   }
   servers[3].fastinter = 4000;  // its own interval is longer than the smallest
   lab.load(one_listener(servers));
@@ -972,6 +974,77 @@ TEST(HealthEngine, ReloadThatDisablesAndReenablesAServer) {
   EXPECT_EQ(status_text(lab.h("imap4/proxy1")), "UP 1/3");
   lab.run_for(1);
   EXPECT_EQ(lab.dp.conns.size(), before + 1);
+}
+
+// --- the operator's admin state (runtime API)
+// -----------------------------------------------------
+
+TEST(HealthEngine, RuntimeMaintStopsChecksAndLeavingItChecksAtOnce) {
+  Lab lab;
+  lab.load(one_listener({server_line("proxy1", 10, 143), server_line("proxy2", 11, 143)}));
+  lab.run_for(4000);
+  const std::size_t checks = lab.dp.to(kServerNet | 10).size();
+  ASSERT_GT(checks, 0U);
+  lab.take_logs();
+  lab.engine->set_admin(lab.index("imap4/proxy1"), AdminState::kMaint);
+  EXPECT_EQ(status_text(lab.h("imap4/proxy1")), "MAINT");
+  EXPECT_FALSE(lab.up("imap4/proxy1"));
+  EXPECT_EQ(lab.take_logs(),
+            "Server imap4/proxy1 is going DOWN for maintenance. 1 active and 0 backup servers "
+            "left. 0 sessions active, 0 requeued, 0 remaining in queue.\n");
+  lab.run_for(10000);
+  EXPECT_EQ(lab.dp.to(kServerNet | 10).size(), checks);  // no check in maintenance
+  EXPECT_GT(lab.dp.to(kServerNet | 11).size(), checks);  // the other one goes on
+  lab.engine->set_admin(lab.index("imap4/proxy1"), AdminState::kReady);
+  EXPECT_EQ(status_text(lab.h("imap4/proxy1")), "UP 1/3");
+  EXPECT_TRUE(lab.up("imap4/proxy1"));
+  EXPECT_EQ(lab.take_logs(), "Server imap4/proxy1 is UP/READY (leaving forced maintenance).\n");
+  lab.run_for(1);
+  EXPECT_EQ(lab.dp.to(kServerNet | 10).size(), checks + 1);  // checked at once
+  expect_polite(lab.dp);
+}
+
+TEST(HealthEngine, RuntimeDrainKeepsCheckingAndShowsDrain) {
+  Lab lab;
+  lab.load(one_listener({server_line("proxy1", 10, 143), server_line("proxy2", 11, 143)}));
+  lab.run_for(4000);
+  lab.take_logs();
+  const std::size_t checks = lab.dp.to(kServerNet | 10).size();
+  lab.engine->set_admin(lab.index("imap4/proxy1"), AdminState::kDrain);
+  EXPECT_EQ(status_text(lab.h("imap4/proxy1")), "DRAIN");
+  EXPECT_EQ(lab.take_logs(),
+            "Server imap4/proxy1 enters drain state. 1 active and 0 backup servers left. 0 "
+            "sessions active, 0 requeued, 0 remaining in queue.\n");
+  lab.run_for(6000);
+  EXPECT_GT(lab.dp.to(kServerNet | 10).size(), checks);  // checks go on
+  EXPECT_TRUE(lab.up("imap4/proxy1"));  // up: the workers' admin state keeps it out
+  lab.engine->set_admin(lab.index("imap4/proxy1"), AdminState::kReady);
+  EXPECT_EQ(status_text(lab.h("imap4/proxy1")), "UP");
+  EXPECT_EQ(lab.take_logs(), "Server imap4/proxy1 is UP (leaving forced drain).\n");
+}
+
+TEST(HealthEngine, OperatorSettingsHoldAcrossAReload) {
+  Lab lab;
+  const auto cfg = one_listener({server_line("proxy1", 10, 143), server_line("proxy2", 11, 143)});
+  lab.load(cfg);
+  lab.run_for(4000);
+  lab.engine->set_admin(lab.index("imap4/proxy1"), AdminState::kMaint);
+  lab.engine->set_admin(lab.index("imap4/proxy2"), AdminState::kDrain);
+  lab.take_logs();
+  std::vector<OperatorSetting> ops(2);
+  ops[lab.index("imap4/proxy1")].admin = AdminState::kMaint;
+  ops[lab.index("imap4/proxy2")].admin = AdminState::kDrain;
+  config::Diagnostics diags;
+  auto next = build_snapshot(cfg, lab.settings, 2, diags, lab.snap.get());
+  lab.snap = std::move(next);
+  lab.engine->configure(cfg, *lab.snap, lab.settings, lab.now, ops);
+  EXPECT_EQ(status_text(lab.h("imap4/proxy1")), "MAINT");
+  EXPECT_EQ(status_text(lab.h("imap4/proxy2")), "DRAIN");
+  EXPECT_EQ(lab.take_logs(), "");  // a reload changes nothing the operator set
+  const std::size_t checks = lab.dp.to(kServerNet | 10).size();
+  lab.run_for(10000);
+  EXPECT_EQ(lab.dp.to(kServerNet | 10).size(), checks);
+  expect_polite(lab.dp);
 }
 
 }  // namespace

@@ -32,9 +32,32 @@ struct LogTarget {
   friend bool operator==(const LogTarget&, const LogTarget&) = default;
 };
 
+// The runtime API's privilege levels (HAProxy's `level user|operator|admin` on a stats socket):
+// user reads non-sensitive statistics, operator reads everything, admin may also change state.
+enum class ApiLevel : std::uint8_t { kUser, kOperator, kAdmin };
+
+// `stats socket PATH [level L] [mode M] [user U|uid N] [group G|gid N]` in `global`: a UNIX
+// socket serving the runtime API (HAProxy's CLI).
+struct StatsSocket {
+  std::string path;
+  ApiLevel level = ApiLevel::kOperator;  // HAProxy's default for a stats socket
+  std::optional<std::uint32_t> mode;     // permission bits, written in octal
+  std::string user;                      // `user NAME`
+  std::optional<std::uint32_t> uid;      // `uid N`
+  std::string group;                     // `group NAME`
+  std::optional<std::uint32_t> gid;      // `gid N`
+  Origin origin;
+  friend bool operator==(const StatsSocket&, const StatsSocket&) = default;
+};
+
 struct Global {
   std::optional<std::uint32_t> maxconn;
   std::vector<LogTarget> log;
+  std::vector<StatsSocket> stats_sockets;
+  std::optional<Millis> stats_timeout;         // `stats timeout`: idle API clients; HAProxy: 10s
+  std::optional<std::uint32_t> stats_maxconn;  // `stats maxconn`: API clients at once; 10
+  std::string server_state_base;               // `server-state-base DIR`
+  std::string server_state_file;               // `server-state-file FILE`
   Origin origin;
   friend bool operator==(const Global&, const Global&) = default;
 };
@@ -139,6 +162,10 @@ struct Server {
 
 enum class Balance : std::uint8_t { kRoundRobin, kStaticRoundRobin };
 
+// `load-server-state-from-file`: where a listener's servers take their state from at start
+// (HAProxy's PR_SRV_STATE_FILE_*): nowhere, the global `server-state-file`, or a file of its own.
+enum class ServerStateLoad : std::uint8_t { kNone, kGlobal, kLocal };
+
 // A `listen` section, or a `frontend` folded together with its `default_backend`.
 struct Listener {
   std::string name;
@@ -157,6 +184,12 @@ struct Listener {
   bool dontlognull = false;
   std::vector<LogTarget> log;
   std::vector<Server> servers;
+  // A frontend's `default_backend`, folded in: the name its servers go by in the runtime API
+  // (`set server BACKEND/SERVER`), `show stat` and the server-state file. Empty: a `listen`
+  // section, whose servers go by the listener's own name.
+  std::string backend;
+  ServerStateLoad load_server_state = ServerStateLoad::kNone;
+  std::string server_state_file_name;  // `server-state-file-name`; empty: the backend's name
   Origin origin;
   friend bool operator==(const Listener&, const Listener&) = default;
 };

@@ -22,8 +22,9 @@ class Runtime;
 namespace postern::control::admin {
 
 // A server's administrative state, set through the runtime API (HAProxy's `set server ...
-// state ready|drain|maint`, `disable/enable server`), kept across reloads.
-enum class AdminState : std::uint8_t { kReady, kDrain, kMaint };
+// state ready|drain|maint`, `disable/enable server`), kept across reloads. The health engine's
+// type, so the engine and the admin side speak of one thing.
+using AdminState = health::AdminState;
 
 struct ServerView {
   std::uint16_t slot = 0;  // index into the snapshot's servers (HAProxy's sid - 1)
@@ -97,10 +98,10 @@ struct ViewMeta {
 };
 
 // The weight a server gets now (HAProxy's effective weight, promex's server_weight): the
-// user's weight, scaled during `slowstart` (never below 1), whatever its state.
-std::uint32_t effective_weight(const ServerView& s);
+// user's weight, scaled during `slowstart` and rounded up, whatever its state.
+std::uint32_t weight_now(const ServerView& s);
 // Whether it takes new connections: up by its checks, ready, a weight above 0.
-bool usable(const ServerView& s);
+bool takes_connections(const ServerView& s);
 
 std::shared_ptr<const AdminView> build_view(const dataplane::Snapshot& snap,
                                             const health::Engine& engine, const Overrides& o,

@@ -49,13 +49,25 @@ struct EngineHooks {
   std::function<std::uint32_t(std::uint16_t server)> sessions;
 };
 
+// A server's administrative state, the operator's say over it (HAProxy's `set server ... state
+// ready|drain|maint`, `enable/disable server`; `disabled` in the configuration is MAINT): MAINT
+// takes it out and stops its checks, DRAIN takes no new connections but keeps checking.
+enum class AdminState : std::uint8_t { kReady, kDrain, kMaint };
+
+// What the operator set for one server slot, handed to the engine at every configure().
+struct OperatorSetting {
+  AdminState admin = AdminState::kReady;
+  std::int32_t weight = -1;  // a runtime weight (0..256); -1: the configured one
+};
+
 // What metrics and the CLI publish about one server (promex's server_check_* families, show
 // stat's status/chkfail/chkdown/lastchg/downtime/check_* columns).
 struct ServerHealth {
   std::string name;  // "listener/server"
   std::uint16_t listener = 0;
   bool checked = false;   // `check` on the server line
-  bool disabled = false;  // `disabled`: HAProxy's MAINT, never checked
+  bool disabled = false;  // in MAINT (`disabled`, or the runtime API): never checked, not up
+  bool drain = false;     // in DRAIN (the runtime API): checked, takes no new connections
   bool backup = false;
   bool up = true;         // HAProxy's RUNNING or STARTING (STOPPED is down)
   bool starting = false;  // within `slowstart` after coming up
@@ -78,7 +90,8 @@ struct ServerHealth {
   std::uint8_t weight_pct = 100;       // what ServerLive::weight_pct says
 };
 
-// show stat's status column: "UP", "UP 1/3", "DOWN", "DOWN 1/2", "no check", "MAINT".
+// show stat's status column: "UP", "UP 1/3", "DOWN", "DOWN 1/2", "no check", "MAINT", "DRAIN",
+// "DRAIN 1/3" (HAProxy's srv_hlt_st[]).
 std::string status_text(const ServerHealth& h);
 // Total time DOWN, the current period included.
 std::uint64_t downtime_ms(const ServerHealth& h, std::uint64_t now_ms);
@@ -96,8 +109,20 @@ class Engine {
   // longer disabled) starts UP with health = rise, as HAProxy starts every server, and its
   // first check comes at HAProxy's spread (start_checks(): position * interval / count). A
   // removed server's check stops (its connection is closed politely).
+  // `operators` holds what the runtime API set, by slot (admin state, weight); empty: every
+  // server as configured (`disabled` is MAINT). A server whose MAINT a reload lifts starts
+  // again as above; one a reload puts in MAINT stops being checked, both without a log line.
   void configure(const config::Config& cfg, const dataplane::Snapshot& snapshot,
-                 const dataplane::Settings& settings, std::uint64_t now_ms);
+                 const dataplane::Settings& settings, std::uint64_t now_ms,
+                 const std::vector<OperatorSetting>& operators = {});
+
+  // The runtime API changed a server's administrative state: HAProxy's srv_set_admin_flag()
+  // and srv_clr_admin_flag() with their log lines. Entering MAINT stops the checks (a check in
+  // flight is closed politely) and takes the server down; leaving it, a checked server comes
+  // back UP at health = rise and is checked at once, as HAProxy does.
+  void set_admin(std::uint16_t server, AdminState state);
+  // A runtime weight (0 takes the server out of the count of usable servers in log lines).
+  void set_weight(std::uint16_t server, std::uint32_t weight);
 
   // About every millisecond: reads the workers' events, moves conversations on, runs their
   // timeouts, starts the checks that are due, applies `observe` and slowstart steps.
@@ -135,6 +160,10 @@ class Engine {
   void count(std::uint16_t listener, std::uint32_t& active, std::uint32_t& backups) const;
   void publish(std::uint16_t index);
   void shutdown_sessions(std::uint16_t server);
+  void stop_check(std::uint16_t index);
+  void enter_maint(std::uint16_t index);
+  void leave_maint(std::uint16_t index, AdminState to);
+  std::string counts_text(std::uint16_t index, bool online) const;
   void enqueue(std::uint32_t worker, const dataplane::ProbeCommand& command);
   void flush();
   void log(LogLevel level, const std::string& text) const;
