@@ -21,7 +21,8 @@
 # 5. (Postern) SIGHUP with the same files: postern_reloads_total{result="ok"} and the config
 #    generation go up by one and the counts stay; a broken file by SIGUSR2:
 #    postern_reloads_total{result="failed"} 1; a reload without r2: its series go, its
-#    listener's counters keep what it carried; r2 back: its own counts go on.
+#    listener's counters keep what it carried; r2 back: its own counts go on; `reload` through
+#    the runtime API (stats socket, socat) is counted too.
 # 6. A Prometheus server (own storage in the run directory, its own loopback port in the
 #    namespace where admin.http listens) scrapes /metrics every second; its HTTP API returns
 #    Postern's haproxy_server_status series (5 states x 4 servers) and its up{job} is 1.
@@ -75,7 +76,7 @@ cleanup() {
 e2e_run_with cleanup "$TITLE"
 e2e_watchdog 400
 
-for tool in curl promtool prometheus; do
+for tool in curl promtool prometheus socat; do
   command -v "$tool" >/dev/null || e2e_abort "$tool missing (scripts/setup.sh installs it)"
 done
 [ -x "$CONN_RATE" ] || e2e_abort "$CONN_RATE missing (build the conn_rate target)"
@@ -92,6 +93,8 @@ bal_dataplane_yaml() {
 write_cfg() {
   local srv="check inter 1s fall 2 rise 2 send-proxy-v2"
   {
+    # Postern's runtime API, for a reload through it (balancer.sh gives HAProxy its own).
+    [ "$BALANCER" != postern ] || printf 'global\n    stats socket %s mode 600 level admin\n\n' "$SOCK"
     printf 'defaults\n    mode tcp\n    retries 3\n    timeout connect 5s\n    timeout check 1s\n'
     printf '    timeout client 1m\n    timeout server 1m\n\n'
     printf 'listen rec\n    bind %s:9000\n    balance roundrobin\n' "$VIP"
@@ -246,6 +249,7 @@ for s in "$SERVER1" "$SERVER2"; do
   e2e_check "greet-and-close server on $s:$GREET_PORT" greeter_start "$s" || e2e_abort "no greeter"
 done
 CFG=$BAL_DIR/metrics.cfg
+SOCK=$BAL_DIR/api.sock
 write_cfg "$CFG"
 if [ "$BALANCER" = haproxy ]; then
   write_promex_cfg >"$BAL_DIR/promex.cfg"
@@ -417,6 +421,13 @@ if [ "$BALANCER" = postern ]; then
     becomes 10 'haproxy_server_sessions_total{proxy="rec",server="r2"}' "$R2_TOTAL"
   e2e_check "  postern_reloads_total{result=\"ok\"} 3, generation 4" all \
     "is 'postern_reloads_total{result=\"ok\"}' 3" "is postern_config_generation 4"
+  api_reload() {
+    printf 'reload\n' | timeout 15 socat -t 10 - "UNIX-CONNECT:$SOCK" | tee "$M_DIR/api-reload.out" |
+      head -n 1 | grep -qx 'Success=1'
+  }
+  e2e_check "reload through the runtime API ($SOCK): Success=1" api_reload
+  e2e_check "  postern_reloads_total{result=\"ok\"} 4, generation 5" all \
+    "becomes 10 'postern_reloads_total{result=\"ok\"}' 4" "is postern_config_generation 5"
 else
   e2e_log "skip: reload counts (postern_reloads_total) are Postern's own"
 fi
