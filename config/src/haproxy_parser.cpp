@@ -11,6 +11,7 @@
 #include "health_check.hpp"
 #include "host_port.hpp"
 #include "postern/config/load.hpp"
+#include "postern/config/log_target.hpp"
 #include "resolve.hpp"
 #include "text.hpp"
 #include "tokenizer.hpp"
@@ -556,7 +557,26 @@ std::optional<LogTarget> parse_log_target(const LineCtx& ctx) {
       ctx.error("'log' option " + quoted(ctx.word(i)) + " expects an argument");
       return std::nullopt;
     }
-    ctx.warning("'log' option " + quoted(ctx.word(i)) + " is ignored by Postern");
+    const std::string& value = ctx.word(i + 1);
+    if (ctx.word(i) == "len") {
+      // HAProxy: "log len must be between 80 and 65535".
+      const auto len = parse_unsigned(value, kLogLenMax);
+      if (!len.value || *len.value < kLogLenMin) {
+        ctx.error("'log' 'len' must be between " + std::to_string(kLogLenMin) + " and " +
+                  std::to_string(kLogLenMax) + ", not " + quoted(value));
+        return std::nullopt;
+      }
+      target.len = static_cast<std::uint32_t>(*len.value);
+    } else if (ctx.word(i) == "format") {
+      if (!parse_log_format(value)) {
+        ctx.error("'log': unknown format " + quoted(value),
+                  did_you_mean(value, log_format_names()));
+        return std::nullopt;
+      }
+      target.format = value;
+    } else {
+      ctx.warning("'log' option 'sample' is ignored by Postern: every line is sent");
+    }
     i += 2;
   }
   if (!ctx.has(i)) {
@@ -595,6 +615,21 @@ void global_maxconn(const LineCtx& ctx, Global& global) {
     global.maxconn = static_cast<std::uint32_t>(*value);
   }
   no_extra_words(ctx, 2, "maxconn");
+}
+
+// `log-send-hostname [<string>]`: the system's host name, or the one given.
+void global_log_send_hostname(const LineCtx& ctx, Global& global) {
+  global.log_send_hostname = ctx.word(1);
+  no_extra_words(ctx, ctx.has(1) ? 2 : 1, "log-send-hostname");
+}
+
+void global_log_tag(const LineCtx& ctx, Global& global) {
+  if (!ctx.has(1) || ctx.word(1).empty()) {
+    ctx.error("'log-tag' expects a tag for syslog records");
+    return;
+  }
+  global.log_tag = ctx.word(1);
+  no_extra_words(ctx, 2, "log-tag");
 }
 
 void global_log(const LineCtx& ctx, Global& global) {
@@ -803,8 +838,8 @@ constexpr GlobalKeyword kGlobalKeywords[] = {
     {"insecure-fork-wanted", global_ignored},
     {"localpeer", global_ignored},
     {"log", global_log},
-    {"log-send-hostname", global_ignored},
-    {"log-tag", global_ignored},
+    {"log-send-hostname", global_log_send_hostname},
+    {"log-tag", global_log_tag},
     {"master-worker", global_ignored},
     {"max-spread-checks", global_ignored},
     {"maxconn", global_maxconn},
@@ -977,6 +1012,15 @@ void kw_log(const LineCtx& ctx, ProxyDraft& draft) {
   if (auto target = parse_log_target(ctx)) {
     draft.listener.log.push_back(std::move(*target));
   }
+}
+
+void kw_log_tag(const LineCtx& ctx, ProxyDraft& draft) {
+  if (!ctx.has(1) || ctx.word(1).empty()) {
+    ctx.error("'log-tag' expects a tag for syslog records");
+    return;
+  }
+  draft.listener.log_tag = ctx.word(1);
+  no_extra_words(ctx, 2, "log-tag");
 }
 
 void kw_bind(const LineCtx& ctx, ProxyDraft& draft) {
@@ -1544,7 +1588,7 @@ constexpr ProxyKeyword kProxyKeywords[] = {
     {"log", kCapBoth, true, kWarn, kw_log},
     {"log-format", kCapFe, true, kWarn, kw_ignored},
     {"load-server-state-from-file", kCapBe, true, kWarn, kw_load_server_state},
-    {"log-tag", kCapBoth, true, kWarn, kw_ignored},
+    {"log-tag", kCapBoth, true, kWarn, kw_log_tag},
     {"maxconn", kCapFe, true, kWarn, kw_maxconn},
     {"mode", kCapBoth, true, kWarn, kw_mode},
     {"monitor-uri", kCapFe, true, kWarn, kw_http_only},

@@ -7,6 +7,7 @@
 #include "health_check.hpp"
 #include "postern/config/expect_regex.hpp"
 #include "postern/config/load.hpp"
+#include "postern/config/log_target.hpp"
 #include "text.hpp"
 
 namespace postern::config {
@@ -95,10 +96,22 @@ class Checker {
     if (config_.global.maxconn && *config_.global.maxconn == 0) {
       error(config_.global.origin, "global 'maxconn' must be at least 1");
     }
+    check_log_targets(config_.global.log);
+  }
+
+  // Where each `log` line sends its messages: a form Postern can open.
+  void check_log_targets(const std::vector<LogTarget>& targets) {
+    for (const LogTarget& target : targets) {
+      std::string why;
+      if (!target.global && !parse_log_address(target.address, why)) {
+        error(target.origin, "'log' " + quoted(target.address) + ": " + why);
+      }
+    }
   }
 
   void check_listener(const Listener& listener) {
     const std::string who = "listener " + quoted(listener.name);
+    check_log_targets(listener.log);
     if (listener.binds.empty()) {
       error(listener.origin, who + " has no bind");
     }

@@ -11,6 +11,7 @@
 #include "health_check.hpp"
 #include "host_port.hpp"
 #include "postern/config/load.hpp"
+#include "postern/config/log_target.hpp"
 #include "resolve.hpp"
 #include "text.hpp"
 
@@ -256,8 +257,31 @@ void log_level(Reader& r, const YAML::Node& v, LogDraft& d) {
   }
 }
 
+void log_len(Reader& r, const YAML::Node& v, LogDraft& d) {
+  if (auto n = r.unsigned_value(v, "len", kLogLenMax)) {
+    if (*n < kLogLenMin) {
+      r.error(v, "'len' must be between " + std::to_string(kLogLenMin) + " and " +
+                     std::to_string(kLogLenMax));
+      return;
+    }
+    d.target.len = static_cast<std::uint32_t>(*n);
+  }
+}
+
+void log_format(Reader& r, const YAML::Node& v, LogDraft& d) {
+  if (auto s = r.string(v, "format")) {
+    if (!parse_log_format(*s)) {
+      r.error(v, "unknown log format " + quoted(*s), did_you_mean(*s, log_format_names()));
+      return;
+    }
+    d.target.format = *s;
+  }
+}
+
 constexpr KeyRow<LogDraft> kLogRows[] = {
     {"address", log_address},
+    {"len", log_len},
+    {"format", log_format},
     {"facility", log_facility},
     {"level", log_level<&LogTarget::level>},
     {"min_level", log_level<&LogTarget::min_level>},
@@ -851,6 +875,13 @@ void listener_log(Reader& r, const YAML::Node& v, ListenerDraft& d) {
   read_log_list(r, v, d.listener.log, true);
 }
 
+template <std::string Listener::*Field>
+void listener_string(Reader& r, const YAML::Node& v, ListenerDraft& d) {
+  if (auto s = r.string(v, r.key())) {
+    d.listener.*Field = *s;
+  }
+}
+
 void listener_default_server(Reader& r, const YAML::Node& v, ListenerDraft& d) {
   read_map(r, v, "'default_server'", kServerRows, d.default_server, kInDefaults);
 }
@@ -921,6 +952,7 @@ constexpr KeyRow<ListenerDraft> kListenerRows[] = {
     {"tcp_check", listener_old_tcp_check},
     {"dontlognull", listener_flag<&Listener::dontlognull>},
     {"log", listener_log},
+    {"log_tag", listener_string<&Listener::log_tag>},
     {"backend", listener_backend, kInItem},
     {"load_server_state", listener_load_server_state},
     {"server_state_file_name", listener_server_state_file_name, kInItem},
@@ -944,6 +976,18 @@ void global_maxconn(Reader& r, const YAML::Node& v, Global& g) {
 
 void global_log(Reader& r, const YAML::Node& v, Global& g) {
   read_log_list(r, v, g.log, false);
+}
+
+void global_log_tag(Reader& r, const YAML::Node& v, Global& g) {
+  if (auto s = r.string(v, "log_tag")) {
+    g.log_tag = *s;
+  }
+}
+
+void global_log_send_hostname(Reader& r, const YAML::Node& v, Global& g) {
+  if (auto s = r.string(v, "log_send_hostname")) {
+    g.log_send_hostname = *s;
+  }
 }
 
 struct SocketRowDraft {
@@ -1041,6 +1085,8 @@ void global_stats_sockets(Reader& r, const YAML::Node& v, Global& g) {
 constexpr KeyRow<Global> kGlobalRows[] = {
     {"maxconn", global_maxconn},
     {"log", global_log},
+    {"log_tag", global_log_tag},
+    {"log_send_hostname", global_log_send_hostname},
     {"stats_sockets", global_stats_sockets},
     {"stats_timeout",
      [](Reader& r, const YAML::Node& v, Global& g) {
@@ -1363,6 +1409,12 @@ void merge(Config&& from, Config& into, Diagnostics& diags) {
   }
   for (LogTarget& target : from.global.log) {
     into.global.log.push_back(std::move(target));
+  }
+  if (!from.global.log_tag.empty()) {
+    into.global.log_tag = from.global.log_tag;
+  }
+  if (from.global.log_send_hostname) {
+    into.global.log_send_hostname = from.global.log_send_hostname;
   }
   for (StatsSocket& socket : from.global.stats_sockets) {
     into.global.stats_sockets.push_back(std::move(socket));

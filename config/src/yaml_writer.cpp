@@ -66,6 +66,12 @@ void emit_log(YAML::Emitter& out, const std::vector<LogTarget>& targets) {
     }
     out << YAML::BeginMap;
     emit_key_string(out, "address", target.address);
+    if (target.len != 0) {
+      emit_key(out, "len", target.len);
+    }
+    if (!target.format.empty()) {
+      emit_key_string(out, "format", target.format);
+    }
     emit_key_string(out, "facility", target.facility);
     if (!target.level.empty()) {
       emit_key_string(out, "level", target.level);
@@ -291,6 +297,9 @@ void emit_listener(YAML::Emitter& out, const Listener& listener) {
   if (!listener.log.empty()) {
     emit_log(out, listener.log);
   }
+  if (!listener.log_tag.empty()) {
+    emit_key_string(out, "log_tag", listener.log_tag);
+  }
   emit_check(out, listener);
   if (!listener.backend.empty()) {
     emit_key_string(out, "backend", listener.backend);
@@ -372,8 +381,9 @@ std::string to_yaml(const Config& config) {
   out << YAML::BeginMap;
 
   const Global& global = config.global;
-  if (global.maxconn || !global.log.empty() || !global.stats_sockets.empty() ||
-      global.stats_timeout || global.stats_maxconn || !global.server_state_base.empty() ||
+  if (global.maxconn || !global.log.empty() || !global.log_tag.empty() ||
+      global.log_send_hostname || !global.stats_sockets.empty() || global.stats_timeout ||
+      global.stats_maxconn || !global.server_state_base.empty() ||
       !global.server_state_file.empty()) {
     out << YAML::Key << "global" << YAML::Value << YAML::BeginMap;
     if (global.maxconn) {
@@ -381,6 +391,12 @@ std::string to_yaml(const Config& config) {
     }
     if (!global.log.empty()) {
       emit_log(out, global.log);
+    }
+    if (!global.log_tag.empty()) {
+      emit_key_string(out, "log_tag", global.log_tag);
+    }
+    if (global.log_send_hostname) {
+      emit_key_string(out, "log_send_hostname", *global.log_send_hostname);
     }
     if (!global.stats_sockets.empty()) {
       emit_stats_sockets(out, global.stats_sockets);

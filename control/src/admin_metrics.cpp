@@ -185,6 +185,8 @@ constexpr WorkerCounterRow kWorkerRows[] = {
   {&dataplane::WorkerCounters::connect_failures, "postern_connect_failures_total", "Failed connection attempts to servers.", kCounter},
   {&dataplane::WorkerCounters::sessions_shutdown, "postern_sessions_shutdown_total", "Connections reset by on-marked-down or on-marked-up shutdown-sessions.", kCounter},
   {&dataplane::WorkerCounters::probe_commands, "postern_health_probe_commands_total", "Health-check commands this worker took from the health engine.", kCounter},
+  {&dataplane::WorkerCounters::logs_queued, "postern_logs_queued_total", "Session log records this worker queued for the control thread.", kCounter},
+  {&dataplane::WorkerCounters::logs_dropped, "postern_logs_dropped_total", "Session log records this worker dropped because its ring was full.", kCounter},
   {&dataplane::WorkerCounters::handoff_sent, "postern_handoff_sent_total", "Frames handed to the worker that owns their connection.", kCounter},
   {&dataplane::WorkerCounters::active_flows, "postern_active_flows", "Connections open on this worker.", kGauge},
   {&dataplane::WorkerCounters::flow_table_used, "postern_flow_table_used", "Entries in use in this worker's flow table, closed connections still lingering included.", kGauge},
@@ -278,6 +280,12 @@ class MetricsCollector final : public prometheus::Collectable {
           static_cast<double>((s_.mbufs.size - std::min(s_.mbufs.size, s_.mbufs.available)) *
                               s_.mbufs.element_bytes));
     }
+    // HAProxy counts the log lines it could not send; here a record a worker's full ring
+    // dropped, or a datagram the control thread could not send.
+    put(f.counter("haproxy_process_dropped_logs_total",
+                  "Total number of session log lines lost: dropped by a worker's full ring or not "
+                  "sent by the control thread."),
+        {}, static_cast<double>(s_.total.logs_dropped + v_.log_send_failures));
     put(f.gauge("haproxy_process_build_info",
                 "Build information: the version label names Postern's version."),
         {{"version", "postern-" POSTERN_VERSION}}, 1);
@@ -514,6 +522,11 @@ class MetricsCollector final : public prometheus::Collectable {
     put(reloads, {{"result", "failed"}}, static_cast<double>(v_.reloads_failed));
     put(f.gauge("postern_health_checks_in_flight", "Health checks running now."), {},
         static_cast<double>(v_.checks_in_flight));
+    put(f.counter("postern_log_lines_total", "Session log lines the control thread formatted."), {},
+        static_cast<double>(v_.log_lines));
+    put(f.counter("postern_log_send_failures_total",
+                  "Log datagrams the control thread could not send (the target's queue full)."),
+        {}, static_cast<double>(v_.log_send_failures));
 
     MetricFamily& busy_ratio = f.gauge("postern_worker_busy_ratio",
                                        "Share of the last whole second the worker spent in "

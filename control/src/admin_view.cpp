@@ -107,6 +107,8 @@ std::shared_ptr<const AdminView> build_view(const dataplane::Snapshot& snap,
   v->global_maxconn = snap.global_maxconn;
   v->checks_in_flight = meta.checks_in_flight;
   v->probe_slots_in_use = meta.probe_slots_in_use;
+  v->log_lines = meta.log_lines;
+  v->log_send_failures = meta.log_send_failures;
   for (std::uint16_t i = 0; i < snap.listeners.size(); ++i) {
     const dataplane::ListenerSlot& l = snap.listeners[i];
     ListenerView lv;

@@ -22,6 +22,7 @@
 #include "postern/control/dataplane_config.hpp"
 #include "postern/control/health_engine.hpp"
 #include "postern/control/runtime_api.hpp"
+#include "postern/control/session_log.hpp"
 #include "postern/dataplane/runtime.hpp"
 
 namespace postern::control {
@@ -208,6 +209,7 @@ class Daemon final : public admin::Operator {
     if (gethostname(host, sizeof host - 1) == 0) {
       node_ = host;
     }
+    log_.configure(cfg_, *rt_.snapshot(), node_);
     engine_.configure(cfg_, *rt_.snapshot(), rt_.settings(), steady_ms(), operator_settings());
     config_hash_ = config_hash(cfg_);
     publish_view();
@@ -221,6 +223,7 @@ class Daemon final : public admin::Operator {
     while (g_stop == 0) {
       std::this_thread::sleep_for(std::chrono::milliseconds(1));
       engine_.tick(steady_ms());
+      log_.drain(rt_);
       if (each_tick) {
         each_tick();
       }
@@ -242,6 +245,7 @@ class Daemon final : public admin::Operator {
   }
 
   void stopped() {
+    log_.drain(rt_);
     write_state(cfg_, rt_, bases_, engine_);
     std::cerr << counters_json(rt_, bases_, engine_);
   }
@@ -315,17 +319,22 @@ class Daemon final : public admin::Operator {
     if (rd.has_errors() || !next_snap) {
       result = diag.str() + "reload refused: the running configuration keeps serving";
       log_line(result.substr(diag.str().size()));
+      log_event(health::LogLevel::kWarning,
+                "Reload refused: the running configuration keeps serving.");
       ++reloads_failed_;
       return false;
     }
     if (next.dataplane != cfg_.dataplane) {
       result = "reload refused: the dataplane section changed; it needs a restart";
       log_line(result);
+      log_event(health::LogLevel::kWarning,
+                "Reload refused: the dataplane section changed; it needs a restart.");
       ++reloads_failed_;
       return false;
     }
     ++generation_;
     bases_.reused(rt_, *rt_.snapshot(), *next_snap);
+    log_.drain(rt_);  // sessions that ended so far, named as the old configuration named them
     forget_reused(*rt_.snapshot(), *next_snap);
     rt_.publish(std::move(next_snap));
     engine_.configure(next, *rt_.snapshot(), rt_.settings(), steady_ms(), operator_settings());
@@ -337,6 +346,10 @@ class Daemon final : public admin::Operator {
     }
     result = diag.str() + "reloaded: generation " + std::to_string(generation_);
     log_line("reloaded: generation " + std::to_string(generation_));
+    log_.configure(cfg_, *rt_.snapshot(), node_);
+    log_event(health::LogLevel::kNotice, "Reloaded: generation " + std::to_string(generation_) +
+                                             ", configuration " + config_hash_ +
+                                             ". Loading success.");
     publish_view();
     return true;
   }
@@ -366,7 +379,10 @@ class Daemon final : public admin::Operator {
 
   health::EngineHooks hooks() {
     health::EngineHooks h;
-    h.log = &log_health;
+    h.log = [this](health::LogLevel level, const std::string& msg) {
+      log_health(level, msg);
+      log_event(level, msg);
+    };
     h.connect_errors = [this](std::uint16_t s) { return rt_.connect_errors(s); };
     h.sessions = [this](std::uint16_t s) {
       std::uint64_t n = 0;
@@ -378,6 +394,11 @@ class Daemon final : public admin::Operator {
     return h;
   }
 
+  // A control-thread event to the `log` targets, at its syslog level.
+  void log_event(health::LogLevel level, const std::string& msg) {
+    log_.event(static_cast<std::uint8_t>(level), msg, logging::unix_now_us());
+  }
+
   void publish_view() {
     admin::ViewMeta meta;
     meta.now_ms = steady_ms();
@@ -387,6 +408,8 @@ class Daemon final : public admin::Operator {
     meta.workers = static_cast<std::uint32_t>(rt_.worker_count());
     meta.reloads_ok = reloads_ok_;
     meta.reloads_failed = reloads_failed_;
+    meta.log_lines = log_.lines();
+    meta.log_send_failures = log_.send_failures();
     meta.checks_in_flight = engine_.checks_in_flight();
     for (std::uint32_t w = 0; w < rt_.worker_count(); ++w) {
       meta.probe_slots_in_use.push_back(engine_.slots_in_use(w));
@@ -399,6 +422,7 @@ class Daemon final : public admin::Operator {
   std::vector<std::string> paths_;
   dataplane::Runtime& rt_;
   RuntimeTransport transport_;
+  logging::SessionLog log_;
   health::Engine engine_;
   admin::ViewBoard board_;
   admin::Overrides overrides_;

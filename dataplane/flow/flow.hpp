@@ -8,6 +8,7 @@
 #include <cstdint>
 
 #include "net/seq.hpp"
+#include "postern/dataplane/log_record.hpp"
 
 namespace postern::dataplane {
 
@@ -44,6 +45,8 @@ enum FlowFlags : std::uint16_t {
   kFlowFastRetransmitted = 1U << 10,  // the header went again on a duplicate ACK this period
   kFlowWindowScale = 1U << 11,        // both SYNs carried window scale (RFC 7323 section 2)
   kFlowSynAcked = 1U << 12,           // the server answered: it has a connection to reset
+  kFlowRedispatched = 1U << 13,       // a retry went to another server (the log's "+")
+  kFlowServerIdleFirst = 1U << 14,    // `timeout server` < `timeout client`: idle ends are 's'
 };
 
 inline constexpr std::uint32_t kNoIndex = 0xffffffffU;
@@ -144,6 +147,13 @@ struct alignas(64) Flow {
   // The client's SYN options, so a re-dispatched SYN goes out as the client wrote it.
   std::uint8_t syn_opts[40] = {};
 
+  // For the session's log record (postern/dataplane/log_record.hpp), read when it ends: on the
+  // flow's last cache line, which only the SYN, the SYN-ACK and the end touch.
+  std::uint64_t accept_ms = 0;   // the client's first SYN
+  std::uint32_t synack_ms = 0;   // the SYN-ACK that connected, in ms after accept_ms (%Tc)
+  std::uint8_t retries_max = 0;  // the listener's `retries` at the SYN: %rc = it - retries_left
+  SessionEnd end;                // what ended it (set by tcp_splice when the flow closes)
+
   bool has(FlowFlags f) const { return (flags & f) != 0; }
   void set(FlowFlags f) { flags = static_cast<std::uint16_t>(flags | f); }
   void clear(FlowFlags f) { flags = static_cast<std::uint16_t>(flags & ~f); }
@@ -160,5 +170,7 @@ struct alignas(64) Flow {
   // The server-side sequence number just after our header.
   Seq header_end() const { return server_first() + static_cast<std::int32_t>(hdr_len); }
 };
+
+static_assert(sizeof(Flow) == 320, "a flow is five cache lines");
 
 }  // namespace postern::dataplane

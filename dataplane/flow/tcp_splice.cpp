@@ -49,7 +49,21 @@ std::uint16_t commit_header(Flow& f, std::uint16_t consumed, std::uint64_t now_m
   return kActSendHeader | kActHeaderFirstSent | kActArm;
 }
 
-Action close(Flow& f, std::uint16_t flags, std::uint64_t now_ms) {
+// Where the session was when it ended, as HAProxy's second termination letter names it.
+EndPhase phase_of(FlowState state) {
+  switch (state) {
+    case FlowState::kSynSent:
+    case FlowState::kSynReceived:
+      return EndPhase::kConnect;
+    case FlowState::kAwaitHeader:
+      return EndPhase::kRequest;
+    default:
+      return EndPhase::kData;
+  }
+}
+
+Action close(Flow& f, std::uint16_t flags, std::uint64_t now_ms, EndCause cause) {
+  f.end = cause == EndCause::kNone ? SessionEnd{} : SessionEnd{cause, phase_of(f.state)};
   f.state = FlowState::kClosed;
   f.rtx_at_ms = 0;
   f.deadline_ms = 0;
@@ -148,7 +162,15 @@ Action on_client(Flow& f, const Segment& s, std::uint64_t now_ms) noexcept {
     // Where the server expects the client's next byte, in the server's view.
     const bool believed = f.state == FlowState::kSynSent || f.state == FlowState::kSynReceived ||
                           rst_in_window(s.seq + f.seq_shift(), f.server_acked, f.server_wnd);
-    return believed ? close(f, 0, now_ms) : forward();
+    if (!believed) {
+      return forward();
+    }
+    if (f.state != FlowState::kSynSent && f.state != FlowState::kSynReceived) {
+      // A RST|ACK says what the client took: its delayed ACK may never have gone out (the
+      // log's byte count reads the acknowledgements).
+      note_ack(f.client_acked, s);
+    }
+    return close(f, 0, now_ms, EndCause::kClientAbort);
   }
   if (f.state == FlowState::kSynSent) {
     if (!s.syn()) {
@@ -233,7 +255,7 @@ Action on_client(Flow& f, const Segment& s, std::uint64_t now_ms) noexcept {
     f.set(kFlowServerFinAcked);
   }
   if (both_fins_acked(f)) {
-    Action c = close(f, a.flags, now_ms);
+    Action c = close(f, a.flags, now_ms, EndCause::kNone);
     c.trim = a.trim;
     return c;
   }
@@ -250,13 +272,14 @@ Action on_server(Flow& f, const Segment& s, std::uint64_t now_ms) noexcept {
       }
       // Refused by this server: like an unanswered SYN, the next one if allowed; else the
       // client gets the RST.
-      return close(f, kActRedispatch | kActConnectFailure, now_ms);
+      return close(f, kActRedispatch | kActConnectFailure, now_ms, EndCause::kServerAbort);
     }
     if (f.state == FlowState::kClosed) {
       return forward();
     }
     if (rst_in_window(s.seq, f.client_acked, f.client_wnd)) {
-      return close(f, 0, now_ms);
+      note_ack(f.server_acked, s);  // what the server took, as for the client's RST
+      return close(f, 0, now_ms, EndCause::kServerAbort);
     }
     // A RST the client would not take (RFC 5961 3.2): still passed on, for the end host to
     // judge, but it does not make Postern forget a connection that may well survive it.
@@ -275,6 +298,7 @@ Action on_server(Flow& f, const Segment& s, std::uint64_t now_ms) noexcept {
     }
     if (f.state == FlowState::kSynSent) {
       f.set(kFlowSynAcked);
+      f.synack_ms = static_cast<std::uint32_t>(now_ms - f.accept_ms);
       f.server_isn = s.seq;
       f.server_isn_prev = s.seq;
       f.server_acked = s.ack;
@@ -341,7 +365,7 @@ Action on_server(Flow& f, const Segment& s, std::uint64_t now_ms) noexcept {
     f.set(kFlowClientFinAcked);
   }
   if (both_fins_acked(f)) {
-    return close(f, flags, now_ms);
+    return close(f, flags, now_ms, EndCause::kNone);
   }
   return forward(flags);
 }
@@ -352,8 +376,8 @@ Action header_consumed(Flow& f, std::uint16_t consumed, std::uint16_t hdr_len,
   return forward(commit_header(f, consumed, now_ms));
 }
 
-Action abort(Flow& f, std::uint64_t now_ms) noexcept {
-  Action a = close(f, kActResetBoth, now_ms);
+Action abort(Flow& f, EndCause cause, std::uint64_t now_ms) noexcept {
+  Action a = close(f, kActResetBoth, now_ms, cause);
   a.verdict = Verdict::kNone;
   return a;
 }
@@ -374,7 +398,7 @@ Action on_timer(Flow& f, std::uint64_t now_ms) noexcept {
   if (f.has(kFlowHeaderUnacked) && f.rtx_at_ms != 0 && now_ms >= f.rtx_at_ms) {
     if (f.rtx_count >= kHeaderMaxRetransmits) {
       // The server never took the header: give up on the connection as a whole.
-      Action c = close(f, kActConnectFailure | kActResetBoth, now_ms);
+      Action c = close(f, kActConnectFailure | kActResetBoth, now_ms, EndCause::kServerTimeout);
       c.verdict = Verdict::kNone;
       return c;
     }
@@ -384,10 +408,15 @@ Action on_timer(Flow& f, std::uint64_t now_ms) noexcept {
     a.flags = kActSendHeader | kActHeaderResend;
   }
   std::uint16_t ending = 0;
+  // HAProxy's letter for the side whose timeout struck: the server's for a connect that got
+  // no answer; for the client's silence during the handshake or its header, the client's; for
+  // an idle session, the side with the shorter timeout (equal ones: the client's).
+  EndCause cause = EndCause::kClientTimeout;
   switch (f.state) {
     case FlowState::kSynSent:
       if (now_ms >= f.last_seen_ms + f.connect_ms) {
         ending = kActConnectFailure | kActRedispatch | kActResetBoth;
+        cause = EndCause::kServerTimeout;
       }
       break;
     case FlowState::kSynReceived:
@@ -404,12 +433,15 @@ Action on_timer(Flow& f, std::uint64_t now_ms) noexcept {
     default:
       if (now_ms >= f.last_seen_ms + f.idle_limit_ms()) {
         ending = kActExpired | kActResetBoth;
+        if (f.has(kFlowServerIdleFirst)) {
+          cause = EndCause::kServerTimeout;
+        }
       }
       break;
   }
   if (ending != 0) {
     // A pending header resend is moot: the flow ends (or, on redispatch, starts over).
-    Action c = close(f, ending, now_ms);
+    Action c = close(f, ending, now_ms, cause);
     c.verdict = Verdict::kNone;
     c.reason = a.reason;
     return c;

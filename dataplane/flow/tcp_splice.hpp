@@ -93,8 +93,9 @@ Action on_server(Flow& f, const Segment& s, std::uint64_t now_ms) noexcept;
 Action header_consumed(Flow& f, std::uint16_t consumed, std::uint16_t hdr_len,
                        std::uint64_t now_ms) noexcept;
 
-// Ends the flow now (a malformed upstream header, no buffer for it): RST both ways.
-Action abort(Flow& f, std::uint64_t now_ms) noexcept;
+// Ends the flow now (a malformed upstream header, no buffer for it, its server shut down):
+// RST both ways; `cause` is the first letter of the session's termination state.
+Action abort(Flow& f, EndCause cause, std::uint64_t now_ms) noexcept;
 
 // The worker sends the SYN again, to another server or the same one: back to kSynSent, with
 // `timeout connect` counted from now.

@@ -101,6 +101,8 @@ Runtime::Runtime(Settings settings)
         make_ring("postern_probe_cmd" + std::to_string(w), sizeof(ProbeCommand), 1024));
     probe_events_.push_back(
         make_ring("postern_probe_evt" + std::to_string(w), sizeof(ProbeEvent), 4096));
+    session_logs_.push_back(
+        make_ring("postern_log" + std::to_string(w), sizeof(SessionRecord), kLogRingSize));
     WorkerDeps d;
     d.id = w;
     d.settings = &settings_;
@@ -110,6 +112,7 @@ Runtime::Runtime(Settings settings)
     d.queue = static_cast<std::uint16_t>(w);
     d.probe_commands = probe_commands_.back();
     d.probe_events = probe_events_.back();
+    d.session_log = session_logs_.back();
     workers_.push_back(std::make_unique<Worker>(d));
     const std::string ring_name = "postern_inbox" + std::to_string(w);
     rte_ring* r =
@@ -139,6 +142,9 @@ Runtime::~Runtime() {
   for (auto* r : probe_events_) {
     rte_ring_free(r);
   }
+  for (auto* r : session_logs_) {
+    rte_ring_free(r);
+  }
   rte_free(qsbr_);
   workers_.clear();
   if (ports_up_) {
@@ -161,6 +167,11 @@ const WorkerSlots& Runtime::slots(std::size_t worker) const {
 bool Runtime::send_probe_command(std::size_t worker, const ProbeCommand& c) {
   ProbeCommand copy = c;  // DPDK 22.11 takes a non-const pointer
   return rte_ring_enqueue_elem(probe_commands_[worker], &copy, sizeof copy) == 0;
+}
+
+std::size_t Runtime::poll_session_records(std::size_t worker, SessionRecord* out, std::size_t max) {
+  return rte_ring_dequeue_burst_elem(session_logs_[worker], out, sizeof(SessionRecord),
+                                     static_cast<unsigned>(max), nullptr);
 }
 
 std::size_t Runtime::poll_probe_events(std::size_t worker, ProbeEvent* out, std::size_t max) {

@@ -16,6 +16,7 @@
 #include "net/checksum.hpp"
 #include "net/icmp.hpp"
 #include "net/tcp_options.hpp"
+#include "worker/session_log.hpp"
 
 namespace postern::dataplane {
 namespace {
@@ -27,6 +28,8 @@ constexpr std::uint8_t kAck = RTE_TCP_ACK_FLAG;
 constexpr std::uint8_t kFin = RTE_TCP_FIN_FLAG;
 constexpr std::uint8_t kRst = RTE_TCP_RST_FLAG;
 
+// The worker's clock, from a TSC reading the loop has taken: session_clock_ms()'s, the clock
+// session log records are stamped with.
 std::uint64_t tsc_to_ms(std::uint64_t tsc) noexcept {
   static const std::uint64_t hz = rte_get_tsc_hz();
   return tsc / (hz / 1000);
@@ -594,6 +597,7 @@ void Worker::new_connection(rte_mbuf* m, FrameView& v, const BindEntry& bind) no
                                               [&](std::uint16_t sv) { return server_full(s, sv); });
   if (server == kNoServer) {
     counters_.drop(DropReason::kNoServer);
+    log_refused(v, bind.listener, EndCause::kServerAbort);
     reply_rst(m, v);
     return;
   }
@@ -606,6 +610,7 @@ void Worker::new_connection(rte_mbuf* m, FrameView& v, const BindEntry& bind) no
   }
   if (lport == 0) {
     counters_.drop(DropReason::kPortsExhausted);
+    log_refused(v, bind.listener, EndCause::kResource);
     reply_rst(m, v);
     return;
   }
@@ -613,6 +618,7 @@ void Worker::new_connection(rte_mbuf* m, FrameView& v, const BindEntry& bind) no
   if (fi == kNoIndex) {
     ports_[src_index].give_back(lport);
     counters_.drop(DropReason::kFlowTableFull);
+    log_refused(v, bind.listener, EndCause::kResource);
     reply_rst(m, v);
     return;
   }
@@ -637,6 +643,8 @@ void Worker::new_connection(rte_mbuf* m, FrameView& v, const BindEntry& bind) no
   f.server_port_id = sv.port_id;
   f.client_mac = v.eth->src_addr;
   f.retries_left = l.retries;
+  f.retries_max = l.retries;
+  f.accept_ms = now_ms_;
   f.connect_ms = l.timeout_connect_ms;
   f.idle_ms = std::max(l.timeout_client_ms, l.timeout_server_ms);
   f.fin_ms = l.timeout_fin_ms;
@@ -649,6 +657,9 @@ void Worker::new_connection(rte_mbuf* m, FrameView& v, const BindEntry& bind) no
   }
   const splice::Segment syn = splice::read_segment(v, true);
   splice::start(f, syn, now_ms_);
+  if (l.timeout_server_ms < l.timeout_client_ms) {
+    f.set(kFlowServerIdleFirst);
+  }
   offsets_.assign(f, syn.has_ts, syn.ts_val, now_ms_);
   if (!flows_.insert(f.client_key(), fi, FlowSide::kClient) ||
       !flows_.insert(f.server_key(), fi, FlowSide::kServer)) {
@@ -702,6 +713,7 @@ void Worker::settle(std::uint32_t fi, const splice::Action& a) noexcept {
     slots_->server_active[f.server].add(-1);
     --active_;
     ++counters_.flows_closed;
+    log_session(f);
   }
   if (a.has(splice::kActArm) || a.has(splice::kActClose)) {
     timers_.schedule(fi, splice::deadline(f));
@@ -804,7 +816,9 @@ void Worker::read_upstream_header(rte_mbuf* m, FrameView& v, std::uint32_t fi) n
     case Status::kNoBuffer:
       drop(m, r.status == Status::kNoBuffer ? DropReason::kProxyBufferFull
                                             : DropReason::kProxyHeaderBad);
-      settle(fi, splice::abort(f, now_ms_));
+      settle(fi, splice::abort(
+                     f, r.status == Status::kNoBuffer ? EndCause::kResource : EndCause::kProxy,
+                     now_ms_));
       return;
     case Status::kComplete:
       break;
@@ -865,6 +879,7 @@ bool Worker::redispatch(std::uint32_t fi) noexcept {
     flows_.erase_key(f.server_key(), fi);
     slots_->server_active[f.server].add(-1);
     f.server = next;
+    f.set(kFlowRedispatched);
     f.server_ip = s.servers[next].ip;
     f.server_port = s.servers[next].port;
     f.server_port_id = s.servers[next].port_id;
@@ -917,6 +932,51 @@ void Worker::connect_failed(const Flow& f) noexcept {
   ++counters_.connect_failures;
   slots_->server_connect_errors[f.server].add(1);
   slots_->server_errors_total[f.server].add(1);
+}
+
+// ---------------------------------------------------------------------------------------
+// Session logs: one record per session, when it closes or its SYN is refused, into this
+// worker's ring for the control thread (postern/dataplane/log_record.hpp). Never waits.
+
+void Worker::put_record(const SessionRecord& r) noexcept {
+  if (deps_.session_log != nullptr) {
+    put_session_record(deps_.session_log, r, counters_);
+  }
+}
+
+void Worker::log_session(const Flow& f) noexcept {
+  SessionRecord r;
+  r.accept_ms = f.accept_ms;
+  r.total_ms = static_cast<std::uint32_t>(now_ms_ - f.accept_ms);
+  r.connect_ms = f.has(kFlowSynAcked) ? static_cast<std::int32_t>(f.synack_ms) : -1;
+  r.bytes_to_client = bytes_to_client(f);
+  r.bytes_from_client = bytes_from_client(f);
+  std::memcpy(r.client, f.origin_src, sizeof r.client);
+  r.client_port = rte_be_to_cpu_16(f.origin_src_port);
+  r.listener = f.listener;
+  r.server = f.server;
+  r.end = f.end;
+  // HAProxy's counts as the session ends: process and frontend still count it, the backend
+  // and the server no longer do (settle has taken it off them).
+  r.active = active_ + 1;
+  r.listener_active = static_cast<std::uint32_t>(slots_->listener_active[f.listener].get()) + 1;
+  r.server_active = static_cast<std::uint32_t>(slots_->server_active[f.server].get());
+  r.retries = static_cast<std::uint8_t>(f.retries_max - f.retries_left);
+  r.flags = static_cast<std::uint8_t>((f.origin_v6 ? kRecordClientV6 : 0) |
+                                      (f.has(kFlowRedispatched) ? kRecordRedispatched : 0));
+  put_record(r);
+}
+
+void Worker::log_refused(const FrameView& v, std::uint16_t listener, EndCause cause) noexcept {
+  SessionRecord r;
+  r.accept_ms = now_ms_;
+  std::memcpy(r.client, &v.ip->src_addr, 4);
+  r.client_port = rte_be_to_cpu_16(v.tcp->src_port);
+  r.listener = listener;
+  r.end = {cause, EndPhase::kConnect};
+  r.active = active_ + 1;
+  r.listener_active = static_cast<std::uint32_t>(slots_->listener_active[listener].get()) + 1;
+  put_record(r);
 }
 
 void Worker::release_flow(std::uint32_t fi) noexcept {
@@ -986,7 +1046,7 @@ void Worker::shutdown_step() noexcept {
     Flow& f = flows_.at(fi);
     if (f.in_use && f.state != FlowState::kClosed && shutdown_servers_.test(f.server)) {
       ++counters_.sessions_shutdown;
-      settle(fi, splice::abort(f, now_ms_));
+      settle(fi, splice::abort(f, EndCause::kDown, now_ms_));
     }
   }
   shutdown_cursor_ = end;

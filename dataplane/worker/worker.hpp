@@ -56,6 +56,8 @@ struct WorkerDeps {
   // Health checks (postern/dataplane/probe.hpp): commands in, events out; null: none.
   rte_ring* probe_commands = nullptr;
   rte_ring* probe_events = nullptr;
+  // Session log records (postern/dataplane/log_record.hpp) out; null: none kept.
+  rte_ring* session_log = nullptr;
 };
 
 class alignas(64) Worker {
@@ -135,6 +137,9 @@ class alignas(64) Worker {
   }
   void shutdown_step() noexcept;
   void release_flow(std::uint32_t fi) noexcept;
+  void log_session(const Flow& f) noexcept;
+  void log_refused(const FrameView& v, std::uint16_t listener, EndCause cause) noexcept;
+  void put_record(const SessionRecord& r) noexcept;
   void give_back_header_buffer(Flow& f) noexcept;
   void hand_over(rte_mbuf* m, std::uint32_t owner) noexcept;
 

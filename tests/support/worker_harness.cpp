@@ -71,6 +71,10 @@ WorkerHarness::WorkerHarness(std::uint32_t flows, void (*tweak)(dataplane::Snaps
   probe_events_ = rte_ring_create_elem(("hevt" + n).c_str(), sizeof(dataplane::ProbeEvent), 1024,
                                        SOCKET_ID_ANY, RING_F_SP_ENQ | RING_F_SC_DEQ);
 
+  session_log_ =
+      rte_ring_create_elem(("hlog" + n).c_str(), sizeof(dataplane::SessionRecord),
+                           dataplane::kLogRingSize, SOCKET_ID_ANY, RING_F_SP_ENQ | RING_F_SC_DEQ);
+
   dataplane::WorkerDeps deps;
   deps.id = 0;
   deps.settings = &settings_;
@@ -81,6 +85,7 @@ WorkerHarness::WorkerHarness(std::uint32_t flows, void (*tweak)(dataplane::Snaps
   deps.offsets = &offsets_;
   deps.probe_commands = probe_commands_;
   deps.probe_events = probe_events_;
+  deps.session_log = session_log_;
   worker_ = std::make_unique<dataplane::Worker>(deps);
   worker_->set_now_ms(now_);
 }
@@ -89,6 +94,15 @@ WorkerHarness::~WorkerHarness() {
   worker_.reset();
   rte_ring_free(probe_commands_);
   rte_ring_free(probe_events_);
+  rte_ring_free(session_log_);
+}
+
+std::vector<dataplane::SessionRecord> WorkerHarness::records() {
+  std::vector<dataplane::SessionRecord> out(64);
+  const unsigned n = rte_ring_dequeue_burst_elem(session_log_, out.data(),
+                                                 sizeof(dataplane::SessionRecord), 64, nullptr);
+  out.resize(n);
+  return out;
 }
 
 void WorkerHarness::command(const dataplane::ProbeCommand& c) {

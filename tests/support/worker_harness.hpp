@@ -56,6 +56,8 @@ class WorkerHarness {
   void command(const dataplane::ProbeCommand& c);
   std::vector<dataplane::ProbeEvent> events();
   dataplane::ServerLive& live(std::uint16_t server) { return live_[server]; }
+  // Session log records the worker queued since the last call.
+  std::vector<dataplane::SessionRecord> records();
 
   dataplane::Worker& worker() { return *worker_; }
   dataplane::Snapshot& snapshot() { return *snap_; }
@@ -72,6 +74,7 @@ class WorkerHarness {
   std::unique_ptr<dataplane::ServerLive[]> live_;
   rte_ring* probe_commands_ = nullptr;
   rte_ring* probe_events_ = nullptr;
+  rte_ring* session_log_ = nullptr;
   std::atomic<const dataplane::Snapshot*> published_{nullptr};
   std::unique_ptr<dataplane::Worker> worker_;
   std::vector<Sent> sent_;

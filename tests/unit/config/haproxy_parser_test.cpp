@@ -1148,6 +1148,86 @@ TEST(HaproxyLog, SuggestsForAnUnknownFacility) {
       diags, "t.cfg:2: error: 'log': unknown facility 'locl0' (did you mean 'local0'?)"));
 }
 
+TEST(HaproxyLog, ReadsLenAndFormat) {
+  Diagnostics diags;
+  const Config c = haproxy(lines({"global", "log stdout format raw local0",
+                                  "log 127.0.0.1 len 4096 format rfc5424 local1 info"}),
+                           diags);
+  EXPECT_TRUE(clean(diags));
+  ASSERT_EQ(c.global.log.size(), 2U);
+  EXPECT_EQ(c.global.log[0].format, "raw");
+  EXPECT_EQ(c.global.log[0].len, 0U);
+  EXPECT_EQ(c.global.log[1].format, "rfc5424");
+  EXPECT_EQ(c.global.log[1].len, 4096U);
+  EXPECT_EQ(c.global.log[1].facility, "local1");
+}
+
+TEST(HaproxyLog, RejectsAnUnknownFormatWithASuggestion) {
+  Diagnostics diags;
+  haproxy(lines({"global", "log 127.0.0.1 format rfc3146 local0"}), diags);
+  EXPECT_TRUE(has_diagnostic(
+      diags, "t.cfg:2: error: 'log': unknown format 'rfc3146' (did you mean 'rfc3164'?)"));
+}
+
+TEST(HaproxyLog, BoundsLenAsHaproxyDoes) {
+  Diagnostics diags;
+  haproxy(lines({"global", "log 127.0.0.1 len 79 local0", "log 127.0.0.1 len 80 local0",
+                 "log 127.0.0.1 len 65536 local0"}),
+          diags);
+  EXPECT_TRUE(has_diagnostic(diags, "t.cfg:2: error: 'log' 'len' must be between 80 and 65535"));
+  EXPECT_TRUE(has_diagnostic(diags, "t.cfg:4: error: 'log' 'len' must be between 80 and 65535"));
+  EXPECT_EQ(diags.errors(), 2U);
+}
+
+TEST(HaproxyLog, WarnsThatSampleIsIgnored) {
+  Diagnostics diags;
+  const Config c = haproxy(lines({"global", "log 127.0.0.1 sample 1:2 local0"}), diags);
+  EXPECT_TRUE(has_diagnostic(diags, "t.cfg:2: warning: 'log' option 'sample' is ignored"));
+  EXPECT_EQ(c.global.log.size(), 1U);
+}
+
+TEST(HaproxyLog, ReadsLogTagAndLogSendHostname) {
+  Diagnostics diags;
+  const Config c =
+      haproxy(lines({"global", "log-tag haproxy", "log-send-hostname", "defaults",
+                     "log-tag imap-lb", "listen a", "bind :143", "server s 10.0.0.1:143",
+                     "listen b", "bind :110", "log-tag pop", "server s 10.0.0.1:110"}),
+              diags);
+  EXPECT_TRUE(clean(diags));
+  EXPECT_EQ(c.global.log_tag, "haproxy");
+  ASSERT_TRUE(c.global.log_send_hostname);
+  EXPECT_EQ(*c.global.log_send_hostname, "");
+  ASSERT_EQ(c.listeners.size(), 2U);
+  EXPECT_EQ(c.listeners[0].log_tag, "imap-lb");
+  EXPECT_EQ(c.listeners[1].log_tag, "pop");
+
+  Diagnostics named;
+  const Config n = haproxy(lines({"global", "log-send-hostname mx1.example.org"}), named);
+  EXPECT_TRUE(clean(named));
+  EXPECT_EQ(n.global.log_send_hostname, "mx1.example.org");
+}
+
+TEST(HaproxyLog, RejectsAnEmptyLogTag) {
+  Diagnostics diags;
+  haproxy(lines({"global", "log-tag"}), diags);
+  EXPECT_TRUE(has_diagnostic(diags, "t.cfg:2: error: 'log-tag' expects a tag"));
+}
+
+TEST(HaproxyLog, AFrontendKeepsItsBackendsNameForTheLogs) {
+  Diagnostics diags;
+  const Config c =
+      haproxy(lines({"frontend fe", "bind :143", "default_backend be", "backend be",
+                     "server s 10.0.0.1:143", "listen l", "bind :110", "server s 10.0.0.1:110"}),
+              diags);
+  EXPECT_TRUE(clean(diags));
+  // The frontend takes its place once its backend is known, at the end.
+  ASSERT_EQ(c.listeners.size(), 2U);
+  EXPECT_EQ(c.listeners[0].name, "fe");
+  EXPECT_EQ(c.listeners[0].backend, "be");
+  EXPECT_EQ(c.listeners[1].name, "l");
+  EXPECT_EQ(c.listeners[1].backend, "");
+}
+
 TEST(HaproxyLog, RejectsLogGlobalInGlobal) {
   Diagnostics diags;
   haproxy(lines({"global", "log global"}), diags);

@@ -224,6 +224,38 @@ TEST(Validate, WarnsAboutTcpCheckRulesUnderAnotherCheckType) {
             "unused"));
 }
 
+TEST(Validate, AcceptsTheLogTargetFormsPosternSends) {
+  const Diagnostics d = check_cfg(std::string(kTimeouts) +
+                                  "global\n"
+                                  "log 127.0.0.1 local0\n"
+                                  "log 127.0.0.1:5514 local0\n"
+                                  "log udp@10.0.0.9:514 local0\n"
+                                  "log [2001:db8::9]:514 local0\n"
+                                  "log udp6@[2001:db8::9] local0\n"
+                                  "log /dev/log local0\n"
+                                  "log unix@/run/syslog.sock local0\n"
+                                  "log stdout format raw local0\n"
+                                  "log fd@2 local0\n"
+                                  "listen imap\nbind :143\nserver s1 10.0.0.1:143\n");
+  EXPECT_FALSE(d.has_errors()) << all_text(d);
+}
+
+TEST(Validate, RejectsLogTargetsPosternCannotSendTo) {
+  const Diagnostics d = check_cfg(
+      listen_with({"log ring@buf local0", "log fd@3 local0", "log syslog.example.org:514 local0",
+                   "log udp4@[2001:db8::9]:514 local0"}));
+  EXPECT_TRUE(has_diagnostic(d,
+                             "t.cfg:8: error: 'log' 'ring@buf': 'ring@' targets are not "
+                             "supported by Postern"));
+  EXPECT_TRUE(has_diagnostic(d, "t.cfg:9: error: 'log' 'fd@3': 'fd@' targets are not supported"));
+  EXPECT_TRUE(has_diagnostic(d,
+                             "t.cfg:10: error: 'log' 'syslog.example.org:514': expects an IP "
+                             "address with an optional port"));
+  EXPECT_TRUE(has_diagnostic(d,
+                             "t.cfg:11: error: 'log' 'udp4@[2001:db8::9]:514': the address is "
+                             "not of the family"));
+}
+
 TEST(Validate, RejectsTcpCheckPortZero) {
   EXPECT_TRUE(
       has_diagnostic(check_cfg(listen_with({"option tcp-check", "tcp-check connect port 0"})),

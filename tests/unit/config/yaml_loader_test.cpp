@@ -188,6 +188,35 @@ TEST(YamlLoader, ReadsTheWholeSchema) {
   EXPECT_EQ(c.admin->state_file, "/run/postern/state.json");
 }
 
+TEST(YamlLoader, ReadsLogFormatsTagsAndTheBackendName) {
+  Diagnostics diags;
+  const Config c =
+      yaml(lines({"global:", "  log_tag: haproxy", "  log_send_hostname: mx1",
+                  "  log:", "    - {address: stdout, format: raw, len: 4096, facility: daemon}",
+                  "listeners:", "  - name: fe", "    binds: [0.0.0.0:143]", "    backend: be",
+                  "    log_tag: imap", "    servers: [{name: s, address: 10.0.0.1:143}]"}),
+           diags);
+  EXPECT_TRUE(clean(diags));
+  EXPECT_EQ(c.global.log_tag, "haproxy");
+  EXPECT_EQ(c.global.log_send_hostname, "mx1");
+  ASSERT_EQ(c.global.log.size(), 1U);
+  EXPECT_EQ(c.global.log[0].format, "raw");
+  EXPECT_EQ(c.global.log[0].len, 4096U);
+  ASSERT_EQ(c.listeners.size(), 1U);
+  EXPECT_EQ(c.listeners[0].backend, "be");
+  EXPECT_EQ(c.listeners[0].log_tag, "imap");
+}
+
+TEST(YamlLoader, RejectsAnUnknownLogFormatAndABadLen) {
+  Diagnostics diags;
+  yaml(lines({"global:", "  log:", "    - {address: stdout, format: rwa, facility: daemon}",
+              "    - {address: stdout, len: 10, facility: daemon}"}),
+       diags);
+  EXPECT_TRUE(
+      has_diagnostic(diags, "t.yaml:3:33: error: unknown log format 'rwa' (did you mean 'raw'?)"));
+  EXPECT_TRUE(has_diagnostic(diags, "t.yaml:4:30: error: 'len' must be between 80 and 65535"));
+}
+
 TEST(YamlLoader, TakesDurationsAsIntegersOfMilliseconds) {
   Diagnostics diags;
   const Config c =

@@ -20,6 +20,14 @@ Config full_model() {
   syslog.level = "info";
   syslog.min_level = "err";
   c.global.log.push_back(syslog);
+  LogTarget raw;
+  raw.address = "stdout";
+  raw.format = "raw";
+  raw.len = 4096;
+  raw.facility = "daemon";
+  c.global.log.push_back(raw);
+  c.global.log_tag = "haproxy";
+  c.global.log_send_hostname = "";
   StatsSocket admin_socket;
   admin_socket.path = "/run/haproxy/admin.sock";
   admin_socket.level = ApiLevel::kAdmin;
@@ -76,6 +84,8 @@ Config full_model() {
   LogTarget global_log;
   global_log.global = true;
   l.log = {global_log, syslog};
+  l.log_tag = "imap-lb";
+  l.backend = "imap_servers";
   Server s1;
   s1.name = "s1";
   s1.endpoint = endpoint("10.0.0.1:143");

@@ -62,6 +62,8 @@ AdminView small_view() {
   v.global_maxconn = 4000;
   v.checks_in_flight = 1;
   v.probe_slots_in_use = {1};
+  v.log_lines = 38;
+  v.log_send_failures = 1;
 
   ListenerView imap;
   imap.slot = 0;
@@ -140,6 +142,8 @@ Sample small_sample() {
   w.loops_idle = 700;
   w.busy_cycles = 1500000000;  // 0.5 s at 3 GHz
   w.busy_ppm = 250000;
+  w.logs_queued = 40;
+  w.logs_dropped = 2;
   w.drop(dataplane::DropReason::kNoListener);
   w.drop(dataplane::DropReason::kNoListener);
   w.drop(dataplane::DropReason::kMaxconn);
@@ -274,6 +278,8 @@ TEST(AdminMetrics, EveryDropReasonHasASeriesPerWorker) {
     EXPECT_TRUE(found) << prefix;
   }
   EXPECT_TRUE(has_line(t, "postern_drops_total{worker=\"0\",reason=\"no_listener\"} 2"));
+  // Log lines lost: 2 dropped by the ring, 1 not sent.
+  EXPECT_TRUE(has_line(t, "haproxy_process_dropped_logs_total 3"));
 }
 
 TEST(AdminMetrics, PromtoolAcceptsTheOutput) {
@@ -346,7 +352,7 @@ std::map<std::string, Family> parse(const std::string& text) {
 // What promex 2.6 has that Postern leaves out, and why (docs/metrics.md).
 const std::set<std::string> kNotExported = {
     // HAProxy's process internals: no counterpart (no fds, threads' tasks, SSL, compression,
-    // pipes, peers, DNS, logs yet).
+    // pipes, peers, DNS, log receiving).
     "haproxy_process_nbproc",
     "haproxy_process_relative_process_id",
     "haproxy_process_pool_failures_total",
@@ -388,7 +394,6 @@ const std::set<std::string> kNotExported = {
     "haproxy_process_unstoppable_jobs",
     "haproxy_process_active_peers",
     "haproxy_process_connected_peers",
-    "haproxy_process_dropped_logs_total",
     "haproxy_process_busy_polling_enabled",
     "haproxy_process_failed_resolutions",
     "haproxy_process_bytes_out_total",

@@ -25,6 +25,8 @@ struct Origin {
 struct LogTarget {
   bool global = false;  // `log global`
   std::string address;  // `log <address> [len <n>] [format <f>] <facility> [<level> [<minlevel>]]`
+  std::uint32_t len = 0;  // the longest message, newline included; 0: HAProxy's 1024
+  std::string format;     // local, rfc3164, ... (log_target.hpp); empty: the default
   std::string facility;
   std::string level;
   std::string min_level;
@@ -53,6 +55,10 @@ struct StatsSocket {
 struct Global {
   std::optional<std::uint32_t> maxconn;
   std::vector<LogTarget> log;
+  std::string log_tag;  // `log-tag`: the syslog tag; empty: "postern"
+  // `log-send-hostname [NAME]`: the syslog header names the host (NAME, or empty: the system's
+  // host name); the default format becomes rfc3164.
+  std::optional<std::string> log_send_hostname;
   std::vector<StatsSocket> stats_sockets;
   std::optional<Millis> stats_timeout;         // `stats timeout`: idle API clients; HAProxy: 10s
   std::optional<std::uint32_t> stats_maxconn;  // `stats maxconn`: API clients at once; 10
@@ -183,10 +189,11 @@ struct Listener {
   MailProtocol mail_protocol = MailProtocol::kAuto;
   bool dontlognull = false;
   std::vector<LogTarget> log;
+  std::string log_tag;  // `log-tag` in the proxy; empty: the global one
   std::vector<Server> servers;
   // A frontend's `default_backend`, folded in: the name its servers go by in the runtime API
-  // (`set server BACKEND/SERVER`), `show stat` and the server-state file. Empty: a `listen`
-  // section, whose servers go by the listener's own name.
+  // (`set server BACKEND/SERVER`), `show stat`, the server-state file and `%b` in its log
+  // lines. Empty: a `listen` section, whose servers go by the listener's own name.
   std::string backend;
   ServerStateLoad load_server_state = ServerStateLoad::kNone;
   std::string server_state_file_name;  // `server-state-file-name`; empty: the backend's name

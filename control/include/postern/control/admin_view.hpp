@@ -69,6 +69,8 @@ struct AdminView {
   std::uint32_t global_maxconn = 0;  // 0: none
   std::uint64_t checks_in_flight = 0;
   std::vector<std::uint64_t> probe_slots_in_use;  // by worker
+  std::uint64_t log_lines = 0;                    // session log lines formatted
+  std::uint64_t log_send_failures = 0;            // log datagrams the control thread lost
   std::vector<ListenerView> listeners;
   std::vector<ServerView> servers;  // by slot
 
@@ -93,6 +95,8 @@ struct ViewMeta {
   std::uint64_t reloads_failed = 0;
   std::uint64_t checks_in_flight = 0;
   std::vector<std::uint64_t> probe_slots_in_use;
+  std::uint64_t log_lines = 0;
+  std::uint64_t log_send_failures = 0;
   // The view before this one: listeners' backend state carries over from it.
   std::shared_ptr<const AdminView> previous;
 };

@@ -35,6 +35,8 @@ namespace postern::dataplane {
   X(sessions_shutdown)             \
   X(probe_commands)                \
   X(handoff_sent)                  \
+  X(logs_queued)                   \
+  X(logs_dropped)                  \
   X(active_flows)                  \
   X(flow_table_used)               \
   X(loops_busy)                    \

@@ -13,6 +13,7 @@
 #include <vector>
 
 #include "postern/dataplane/counters.hpp"
+#include "postern/dataplane/log_record.hpp"
 #include "postern/dataplane/probe.hpp"
 #include "postern/dataplane/settings.hpp"
 #include "postern/dataplane/snapshot.hpp"
@@ -49,6 +50,8 @@ class Runtime {
   // ring is full, try again later), and up to `max` of its events.
   bool send_probe_command(std::size_t worker, const ProbeCommand& c);
   std::size_t poll_probe_events(std::size_t worker, ProbeEvent* out, std::size_t max);
+  // Session log records (log_record.hpp) a worker wrote: up to `max` of them.
+  std::size_t poll_session_records(std::size_t worker, SessionRecord* out, std::size_t max);
   // What workers read of each server's health (kMaxServers entries).
   ServerLive* live() { return live_.get(); }
   // `observe layer4`: the most consecutive connection errors any worker has seen to a server.
@@ -74,6 +77,7 @@ class Runtime {
   std::vector<rte_ring*> rings_;
   std::vector<rte_ring*> probe_commands_;
   std::vector<rte_ring*> probe_events_;
+  std::vector<rte_ring*> session_logs_;
   std::unique_ptr<ServerLive[]> live_;
   std::vector<unsigned> lcores_;
   std::atomic<bool> stop_{false};

@@ -5,8 +5,11 @@
 
 #include <gtest/gtest.h>
 
+#include <functional>
 #include <string>
 #include <vector>
+
+#include "worker/session_log.hpp"
 
 namespace postern::dataplane::splice {
 namespace {
@@ -342,6 +345,102 @@ TEST(TcpSplice, ANewClientIsnInSynSentKeepsTheServerSideIsn) {
   EXPECT_EQ(on_client(f, seg(7000, 0, S), kT0 + 1000).verdict, Verdict::kForward);
   EXPECT_EQ(f.client_isn, Seq(7000));
   EXPECT_EQ(f.server_first(), server_side);
+}
+
+// HAProxy's termination state (configuration.txt 8.5) for each way a splice ends, as the log
+// record carries it, and the bytes each side took as the acknowledgements tell them.
+TEST(TcpSplice, EachEndingGivesHaproxysTerminationState) {
+  struct Ending {
+    std::string what;
+    Phase phase;
+    bool accept_proxy;
+    std::uint16_t set;  // flags the worker sets at the SYN
+    std::function<void(Flow&)> end;
+    char cause;
+    char where;
+  };
+  const std::uint64_t late = kT0 + 10 * 60 * 1000;
+  const std::vector<Ending> endings = {
+      {"the client resets", Phase::kHeaderAcked, false, 0,
+       [](Flow& f) { on_client(f, seg(kClientIsn + 1, 0, R), kT0); }, 'C', 'D'},
+      {"the server resets", Phase::kHeaderAcked, false, 0,
+       [](Flow& f) { on_server(f, seg(kServerIsn + 1, 0, R), kT0); }, 'S', 'D'},
+      {"the server refuses the connection", Phase::kSynSent, false, 0,
+       [](Flow& f) { on_server(f, seg(0, kServerView + 1, R | A), kT0); }, 'S', 'C'},
+      {"the server never answers the SYN", Phase::kSynSent, false, 0,
+       [](Flow& f) { on_timer(f, kT0 + 5000); }, 's', 'C'},
+      {"the client never completes the handshake", Phase::kSynReceived, false, 0,
+       [](Flow& f) { on_timer(f, kT0 + 5000); }, 'c', 'C'},
+      {"the server never takes our header", Phase::kEstablished, false, 0,
+       [&](Flow& f) {
+         for (int i = 0; i <= kHeaderMaxRetransmits; ++i) {
+           on_timer(f, deadline(f));
+         }
+       },
+       's', 'D'},
+      {"the upstream proxy's header never comes", Phase::kAwaitHeader, true, 0,
+       [](Flow& f) { on_timer(f, kT0 + kAcceptProxyTimeoutMs); }, 'c', 'R'},
+      {"the upstream proxy's header is malformed", Phase::kAwaitHeader, true, 0,
+       [](Flow& f) { abort(f, EndCause::kProxy, kT0); }, 'P', 'R'},
+      {"idle, timeout client <= timeout server", Phase::kHeaderAcked, false, 0,
+       [&](Flow& f) { on_timer(f, late); }, 'c', 'D'},
+      {"idle, timeout server < timeout client", Phase::kHeaderAcked, false, kFlowServerIdleFirst,
+       [&](Flow& f) { on_timer(f, late); }, 's', 'D'},
+      {"its server went DOWN (shutdown-sessions)", Phase::kHeaderAcked, false, 0,
+       [](Flow& f) { abort(f, EndCause::kDown, kT0); }, 'D', 'D'},
+  };
+  for (const Ending& e : endings) {
+    SCOPED_TRACE(e.what);
+    Flow f = flow_in(e.phase, e.accept_proxy);
+    f.flags = static_cast<std::uint16_t>(f.flags | e.set);
+    e.end(f);
+    EXPECT_EQ(f.state, FlowState::kClosed);
+    EXPECT_EQ(static_cast<char>(f.end.cause), e.cause);
+    EXPECT_EQ(static_cast<char>(f.end.phase), e.where);
+  }
+}
+
+TEST(TcpSplice, BothFinsEndCleanlyAndTheAcknowledgementsCountTheBytes) {
+  Flow f = flow_in(Phase::kHeaderAcked);
+  // The server greets (20 bytes, sequence numbers wrapping past 2^32), the client sends 6.
+  on_server(f, seg(kServerIsn + 1, kServerView + 1 + kHdr, A, 20), kT0);
+  on_client(f, seg(kClientIsn + 1, kServerIsn + 21, A, 6), kT0);
+  on_server(f, seg(kServerIsn + 21, kServerView + 1 + kHdr + 6, F | A), kT0);
+  on_client(f, seg(kClientIsn + 7, kServerIsn + 22, F | A), kT0);
+  EXPECT_TRUE(on_server(f, seg(kServerIsn + 22, kServerView + kHdr + 8, A), kT0).has(kActClose));
+  EXPECT_EQ(f.end, SessionEnd{});
+  EXPECT_EQ(bytes_to_client(f), 20U);
+  EXPECT_EQ(bytes_from_client(f), 6U);
+}
+
+TEST(TcpSplice, AResetsAcknowledgementCountsTheBytesItsSenderTook) {
+  // The client reads the server's 20 bytes and resets before its delayed ACK goes out.
+  Flow f = flow_in(Phase::kHeaderAcked);
+  on_server(f, seg(kServerIsn + 1, kServerView + 1 + kHdr, A, 20), kT0);
+  EXPECT_TRUE(on_client(f, seg(kClientIsn + 1, kServerIsn + 21, R | A), kT0).has(kActClose));
+  EXPECT_EQ(bytes_to_client(f), 20U);
+  // The server reads the client's 6 bytes and resets.
+  f = flow_in(Phase::kHeaderAcked);
+  on_client(f, seg(kClientIsn + 1, kServerIsn + 1, A, 6), kT0);
+  EXPECT_TRUE(
+      on_server(f, seg(kServerIsn + 1, kServerView + 1 + kHdr + 6, R | A), kT0).has(kActClose));
+  EXPECT_EQ(bytes_from_client(f), 6U);
+}
+
+TEST(TcpSplice, TheConnectTimeRunsFromTheClientsSynToTheServersSynAck) {
+  Flow f = flow_in(Phase::kSynSent);
+  f.accept_ms = kT0 - 3;
+  on_server(f, seg(kServerIsn, kServerView + 1, S | A), kT0);
+  EXPECT_EQ(f.synack_ms, 3U);
+}
+
+TEST(TcpSplice, NoBytesBeforeTheHandshake) {
+  Flow f = flow_in(Phase::kSynSent);
+  EXPECT_EQ(bytes_to_client(f), 0U);
+  EXPECT_EQ(bytes_from_client(f), 0U);
+  f = flow_in(Phase::kHeaderAcked);
+  EXPECT_EQ(bytes_to_client(f), 0U);
+  EXPECT_EQ(bytes_from_client(f), 0U);
 }
 
 }  // namespace
