@@ -302,6 +302,8 @@ e2e_check "rec: haproxy_frontend_connections_total $CONNS" \
 e2e_check "rec: haproxy_backend_connection_attempts_total $CONNS, no connection error" all \
   "is 'haproxy_backend_connection_attempts_total{proxy=\"rec\"}' $CONNS" \
   "is 'haproxy_backend_connection_errors_total{proxy=\"rec\"}' 0"
+e2e_check "no log line lost (haproxy_process_dropped_logs_total 0)" \
+  is 'haproxy_process_dropped_logs_total' 0
 e2e_log "info: connect time (SYN to SYN-ACK) average: r1 $(mval 'haproxy_server_connect_time_average_seconds{proxy="rec",server="r1"}') s, r2 $(mval 'haproxy_server_connect_time_average_seconds{proxy="rec",server="r2"}') s"
 
 # ---- 3. sessions open now ---------------------------------------------------------------------
