@@ -10,7 +10,7 @@ packages=(
   libcpp-httplib-dev nlohmann-json3-dev
   libgtest-dev googletest libbenchmark-dev valgrind
   # lab and end-to-end tests
-  iproute2 ethtool nftables procps psmisc python3 socat netcat-openbsd tcpdump
+  iproute2 ethtool nftables procps psmisc python3 socat netcat-openbsd tcpdump curl
   # admin: Prometheus (promtool, a real scraper), etcd, a headless browser for the status page
   prometheus etcd-server etcd-client chromium
   # the runtime API: hatop (a curses client of HAProxy's socket), script(1) to give it a pty

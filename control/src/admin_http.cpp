@@ -19,6 +19,17 @@ void HttpServer::route(const std::string& path, std::function<Page()> render) {
   });
 }
 
+void HttpServer::route_with_query(const std::string& path,
+                                  std::function<Page(std::string_view)> render) {
+  server_->Get(path, [render](const httplib::Request& req, httplib::Response& res) {
+    const std::string_view target = req.target;
+    const std::size_t q = target.find('?');
+    const Page p = render(q == std::string_view::npos ? std::string_view() : target.substr(q + 1));
+    res.status = p.status;
+    res.set_content(p.body, p.content_type);
+  });
+}
+
 bool HttpServer::start(const config::Endpoint& where, std::string& error) {
   const std::string host = where.address.to_string();
   if (!server_->bind_to_port(host, where.port)) {

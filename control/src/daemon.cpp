@@ -83,14 +83,6 @@ std::uint64_t steady_ms() {
                                         .count());
 }
 
-std::uint64_t server_total(const dataplane::Runtime& rt, std::uint16_t s) {
-  std::uint64_t total = 0;
-  for (std::size_t w = 0; w < rt.worker_count(); ++w) {
-    total += rt.slots(w).server_total[s].get();
-  }
-  return total;
-}
-
 // Flows still counting on a slot, for build_snapshot's reuse of drained retired slots.
 bool slot_busy(const dataplane::Runtime& rt, bool listener, std::uint16_t i) {
   for (std::size_t w = 0; w < rt.worker_count(); ++w) {
@@ -102,18 +94,18 @@ bool slot_busy(const dataplane::Runtime& rt, bool listener, std::uint16_t i) {
   return false;
 }
 
-// Connections a server slot had before it was given to another name: its total starts
-// again from zero for the new server.
+// Counts a listener or server slot had before it was given to another name: they start
+// again from zero for the new owner (admin::take_bases).
 struct TotalBases {
-  std::vector<std::uint64_t> base = std::vector<std::uint64_t>(dataplane::kMaxServers, 0);
+  admin::Sample bases;
 
   void reused(const dataplane::Runtime& rt, const dataplane::Snapshot& before,
               const dataplane::Snapshot& after) {
-    for (std::size_t i = 0; i < before.servers.size() && i < after.servers.size(); ++i) {
-      if (before.servers[i].name != after.servers[i].name) {
-        base[i] = server_total(rt, static_cast<std::uint16_t>(i));
-      }
-    }
+    admin::take_bases(bases, admin::sample(rt, before.listeners.size(), before.servers.size()),
+                      before, after);
+  }
+  std::uint64_t server_total(std::uint16_t s) const {
+    return s < bases.server_total.size() ? bases.server_total[s] : 0;
   }
 };
 
@@ -209,9 +201,7 @@ class Daemon final : public admin::Operator {
   admin::Sample sample() const override {
     const dataplane::Snapshot* snap = rt_.snapshot();
     admin::Sample s = admin::sample(rt_, snap->listeners.size(), snap->servers.size());
-    for (std::size_t i = 0; i < s.server_total.size(); ++i) {
-      s.server_total[i] -= std::min(s.server_total[i], bases_.base[i]);
-    }
+    admin::subtract_bases(s, bases_.bases);
     return s;
   }
 
@@ -358,6 +348,13 @@ class Daemon final : public admin::Operator {
     meta.workers = static_cast<std::uint32_t>(rt_.worker_count());
     meta.reloads_ok = reloads_ok_;
     meta.reloads_failed = reloads_failed_;
+    meta.log_lines = log_.lines();
+    meta.log_send_failures = log_.send_failures();
+    meta.checks_in_flight = engine_.checks_in_flight();
+    for (std::uint32_t w = 0; w < rt_.worker_count(); ++w) {
+      meta.probe_slots_in_use.push_back(engine_.slots_in_use(w));
+    }
+    meta.previous = board_.current();
     board_.publish(admin::build_view(*rt_.snapshot(), engine_, overrides_, meta));
     state_file_.view_changed();
     if (etcd_) {

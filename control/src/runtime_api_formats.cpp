@@ -230,14 +230,10 @@ std::uint64_t seconds_since(std::uint64_t now_ms, std::uint64_t then_ms) {
   return now_ms > then_ms ? (now_ms - then_ms) / 1000 : 0;
 }
 
-// What a server weighs now (HAProxy's eweight as show stat shows it): the user's weight scaled
-// by slowstart; HAProxy 2.6 keeps it in MAINT and DRAIN too.
-std::uint32_t effective_weight(const admin::ServerView& s) {
-  return (s.uweight * s.health.weight_pct + 99) / 100;
-}
-
-bool usable(const admin::ServerView& s) {
-  return s.admin == admin::AdminState::kReady && s.health.up && s.uweight != 0;
+// HAProxy's ctime: the average connect time in ms (Postern's over every connection since start,
+// HAProxy's over its last 1024).
+std::uint64_t average_ms(std::uint64_t sum_ms, std::uint64_t count) {
+  return count == 0 ? 0 : (sum_ms + count / 2) / count;
 }
 
 std::uint64_t at(const std::vector<std::uint64_t>& v, std::size_t i) {
@@ -273,9 +269,22 @@ std::string show_stat(const Context& c) {
     const std::string iid = std::to_string(l.slot + 2);
     const std::string be = backend_name(c.names, l.name);
     const std::uint32_t fe_maxconn = l.maxconn != 0 ? l.maxconn : c.names.global_maxconn;
+    // A listener's traffic is the sum over its servers (the workers count it per server).
     std::uint64_t total = 0;
+    std::uint64_t bytes_in = 0;
+    std::uint64_t bytes_out = 0;
+    std::uint64_t errors = 0;
+    std::uint64_t connects = 0;
+    std::uint64_t connect_ms = 0;
+    std::uint64_t attempts = 0;
     for (const auto s : l.servers) {
+      attempts += at(c.sample.server_attempts, s);
       total += at(c.sample.server_total, s);
+      bytes_in += at(c.sample.server_bytes_in, s);
+      bytes_out += at(c.sample.server_bytes_out, s);
+      errors += at(c.sample.server_errors, s);
+      connects += at(c.sample.server_connects, s);
+      connect_ms += at(c.sample.server_connect_ms, s);
     }
     const std::uint64_t current = at(c.sample.listener_active, l.slot);
 
@@ -318,6 +327,8 @@ std::string show_stat(const Context& c) {
     }
     fe.set("stot", total);
     fe.set("conn_tot", total);
+    fe.set("bin", bytes_in);
+    fe.set("bout", bytes_out);
     fe.set("status", "OPEN");
     fe.set("pid", "1");
     fe.set("iid", iid);
@@ -388,9 +399,14 @@ std::string show_stat(const Context& c) {
       r.set("smax", cur);
       r.set("stot", tot);
       r.set("lbtot", tot);
-      r.set("connect", tot);
+      r.set("connect", at(c.sample.server_attempts, slot));
+      r.set("bin", at(c.sample.server_bytes_in, slot));
+      r.set("bout", at(c.sample.server_bytes_out, slot));
+      r.set("econ", at(c.sample.server_errors, slot));
+      r.set("ctime",
+            average_ms(at(c.sample.server_connect_ms, slot), at(c.sample.server_connects, slot)));
       r.set("status", health::status_text(h));
-      r.set("weight", effective_weight(s));
+      r.set("weight", admin::weight_now(s));
       r.set("act", s.backup ? 0 : 1);
       r.set("bck", s.backup ? 1 : 0);
       const std::uint64_t changed = seconds_since(now, h.last_change_ms);
@@ -426,9 +442,9 @@ std::string show_stat(const Context& c) {
       r.set("uweight", s.uweight);
       r.set("-", "-");
       r.write(o);
-      if (usable(s)) {
+      if (admin::takes_connections(s)) {
         (s.backup ? bck : act) += 1;
-        (s.backup ? bck_weight : act_weight) += effective_weight(s);
+        (s.backup ? bck_weight : act_weight) += admin::weight_now(s);
       }
       (s.backup ? bck_uweight : act_uweight) += s.uweight;
     }
@@ -486,7 +502,11 @@ std::string show_stat(const Context& c) {
     }
     b.set("stot", total);
     b.set("lbtot", total);
-    b.set("connect", total);
+    b.set("connect", attempts);
+    b.set("bin", bytes_in);
+    b.set("bout", bytes_out);
+    b.set("econ", errors);
+    b.set("ctime", average_ms(connect_ms, connects));
     b.set("status", act + bck != 0 ? "UP" : "DOWN");
     b.set("weight", act != 0 ? act_weight : bck_weight);
     b.set("act", act);

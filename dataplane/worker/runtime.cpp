@@ -187,6 +187,45 @@ std::uint64_t Runtime::connect_errors(std::uint16_t server) const {
   return most;
 }
 
+InterfaceStats Runtime::interface_stats(std::size_t interface) const {
+  InterfaceStats out;
+  rte_eth_stats st{};
+  if (interface < settings_.interfaces.size() &&
+      rte_eth_stats_get(settings_.interfaces[interface].port_id, &st) == 0) {
+    out.rx_packets = st.ipackets;
+    out.tx_packets = st.opackets;
+    out.rx_bytes = st.ibytes;
+    out.tx_bytes = st.obytes;
+    out.rx_missed = st.imissed;
+    out.rx_errors = st.ierrors;
+    out.tx_errors = st.oerrors;
+    out.rx_nombuf = st.rx_nombuf;
+  }
+  return out;
+}
+
+MbufPoolStats Runtime::mbuf_pool() const {
+  MbufPoolStats out;
+  if (pool_ != nullptr) {
+    out.size = pool_->size;
+    out.available = rte_mempool_avail_count(pool_);
+    out.element_bytes = pool_->header_size + pool_->elt_size + pool_->trailer_size;
+  }
+  return out;
+}
+
+std::uint32_t Runtime::handoff_queued(std::size_t worker) const {
+  return worker < rings_.size() ? rte_ring_count(rings_[worker]) : 0;
+}
+
+std::uint32_t Runtime::handoff_capacity(std::size_t worker) const {
+  return worker < rings_.size() ? rte_ring_get_capacity(rings_[worker]) : 0;
+}
+
+std::uint64_t Runtime::tsc_hz() const {
+  return rte_get_tsc_hz();
+}
+
 void Runtime::publish(std::unique_ptr<Snapshot> next) {
   next->live = live_.get();
   published_.store(next.get(), std::memory_order_release);

@@ -28,8 +28,11 @@ constexpr std::uint8_t kAck = RTE_TCP_ACK_FLAG;
 constexpr std::uint8_t kFin = RTE_TCP_FIN_FLAG;
 constexpr std::uint8_t kRst = RTE_TCP_RST_FLAG;
 
-std::uint64_t tsc_ms() noexcept {
-  return session_clock_ms();  // the clock session log records are stamped with
+// The worker's clock, from a TSC reading the loop has taken: session_clock_ms()'s, the clock
+// session log records are stamped with.
+std::uint64_t tsc_to_ms(std::uint64_t tsc) noexcept {
+  static const std::uint64_t hz = rte_get_tsc_hz();
+  return tsc / (hz / 1000);
 }
 
 // The state machine reads options on SYNs, and timestamps while the header segment may still
@@ -52,7 +55,8 @@ Worker::Worker(const WorkerDeps& deps)
       offsets_(deps.offsets != nullptr ? *deps.offsets : own_offsets_),
       probes_(std::make_unique<ProbeTable>(deps.id, deps.settings->workers, offsets_)),
       slots_(std::make_unique<WorkerSlots>()),
-      upstream_(std::min<std::uint32_t>(deps.settings->flows, kProxyBuffers)) {
+      upstream_(std::min<std::uint32_t>(deps.settings->flows, kProxyBuffers)),
+      tsc_hz_(rte_get_tsc_hz()) {
   for (std::size_t i = 0; i < settings_.source_addresses.size(); ++i) {
     ports_.emplace_back(deps.id, settings_.workers);
   }
@@ -670,6 +674,8 @@ void Worker::new_connection(rte_mbuf* m, FrameView& v, const BindEntry& bind) no
   slots_->listener_active[f.listener].add(1);
   slots_->server_active[server].add(1);
   slots_->server_total[server].add(1);
+  slots_->server_attempts[server].add(1);
+  slots_->listener_total[f.listener].add(1);
   ++counters_.flows_created;
   rewrite_to_server(v, f);
   send_to_server(fi, m);
@@ -743,6 +749,7 @@ void Worker::from_client(rte_mbuf* m, FrameView& v, std::uint32_t fi) noexcept {
     cut_payload_front(v, a.trim);
     rte_pktmbuf_adj(m, static_cast<std::uint16_t>(v.data - before));
   }
+  slots_->server_traffic[f.server].bytes_in.add(v.payload_len);
   rewrite_to_server(v, f);
   send_to_server(fi, m);
   settle(fi, a);
@@ -750,11 +757,19 @@ void Worker::from_client(rte_mbuf* m, FrameView& v, std::uint32_t fi) noexcept {
 
 void Worker::from_server(rte_mbuf* m, FrameView& v, std::uint32_t fi) noexcept {
   Flow& f = flows_.at(fi);
+  // In SYN-SENT last_seen_ms is when our SYN went out (client retransmissions leave it).
+  const bool syn_sent = f.state == FlowState::kSynSent;
+  const std::uint64_t syn_ms = f.last_seen_ms;
   const splice::Action a =
       splice::on_server(f, splice::read_segment(v, wants_options(f, v)), now_ms_);
   if (a.verdict == splice::Verdict::kDrop) {
     drop(m, a.reason);
     return;
+  }
+  if (syn_sent && f.state == FlowState::kSynReceived) {
+    // The SYN-ACK: HAProxy's connect time (Tc), summed for the average.
+    slots_->server_connects[f.server].add(1);
+    slots_->server_connect_ms[f.server].add(static_cast<std::int64_t>(now_ms_ - syn_ms));
   }
   if (a.has(splice::kActConnectFailure)) {
     connect_failed(f);
@@ -765,6 +780,7 @@ void Worker::from_server(rte_mbuf* m, FrameView& v, std::uint32_t fi) noexcept {
     return;
   }
   send_header_for(fi, a);
+  slots_->server_traffic[f.server].bytes_out.add(v.payload_len);
   rewrite_to_client(v, f);
   send_to_client(f, m);
   settle(fi, a);
@@ -885,6 +901,7 @@ bool Worker::redispatch(std::uint32_t fi) noexcept {
     }
   }
   ++counters_.syn_redispatched;
+  slots_->server_attempts[f.server].add(1);
   send_syn(fi);
   timers_.schedule(fi, splice::deadline(f));
   return true;
@@ -914,6 +931,7 @@ void Worker::connect_failed(const Flow& f) noexcept {
   // Counted against the server that failed, before a redispatch moves the flow on.
   ++counters_.connect_failures;
   slots_->server_connect_errors[f.server].add(1);
+  slots_->server_errors_total[f.server].add(1);
 }
 
 // ---------------------------------------------------------------------------------------
@@ -992,6 +1010,7 @@ void Worker::housekeeping() noexcept {
       },
       [this](rte_mbuf* m) { drop(m, DropReason::kNeighbourUnresolved); });
   counters_.active_flows = active_;
+  counters_.flow_table_used = flows_.size();
   flush();
 }
 
@@ -1057,9 +1076,9 @@ bool Worker::probe_event(const ProbeEvent& e) noexcept {
   return rte_ring_enqueue_elem(deps_.probe_events, &copy, sizeof copy) == 0;
 }
 
-void Worker::drain_inbox() noexcept {
+unsigned Worker::drain_inbox() noexcept {
   if (inbox_ == nullptr) {
-    return;
+    return 0;
   }
   std::array<rte_mbuf*, kBurst> burst{};
   const unsigned n =
@@ -1069,17 +1088,42 @@ void Worker::drain_inbox() noexcept {
     handle(burst[i]);
   }
   from_peer_ = false;
+  return n;
+}
+
+void Worker::account_turn(std::uint64_t tsc, bool found_work) noexcept {
+  if (found_work) {
+    ++counters_.loops_busy;
+    counters_.busy_cycles += tsc - turn_tsc_;
+  } else {
+    ++counters_.loops_idle;
+  }
+  turn_tsc_ = tsc;
+  if (tsc - window_tsc_ >= tsc_hz_) {
+    const double busy = static_cast<double>(counters_.busy_cycles - window_busy_);
+    counters_.busy_ppm =
+        static_cast<std::uint64_t>(busy * 1e6 / static_cast<double>(tsc - window_tsc_));
+    window_tsc_ = tsc;
+    window_busy_ = counters_.busy_cycles;
+  }
 }
 
 void Worker::run(const std::atomic<bool>& stop, void (*quiescent)(void*), void* qctx) {
   std::array<rte_mbuf*, kBurst> burst{};
-  now_ms_ = tsc_ms();
+  std::uint64_t tsc = rte_get_tsc_cycles();
+  now_ms_ = tsc_to_ms(tsc);
+  turn_tsc_ = window_tsc_ = tsc;
   start();
+  bool found_work = false;
   while (!stop.load(std::memory_order_relaxed)) {
-    now_ms_ = tsc_ms();
+    tsc = rte_get_tsc_cycles();
+    account_turn(tsc, found_work);
+    now_ms_ = tsc_to_ms(tsc);
     poll_snapshot();
+    found_work = false;
     for (const auto& ifc : settings_.interfaces) {
       const std::uint16_t n = rte_eth_rx_burst(ifc.port_id, deps_.queue, burst.data(), kBurst);
+      found_work |= n != 0;
       for (std::uint16_t i = 0; i < n; ++i) {
         if (i + 1 < n) {
           rte_prefetch0(rte_pktmbuf_mtod(burst[i + 1], void*));
@@ -1087,7 +1131,7 @@ void Worker::run(const std::atomic<bool>& stop, void (*quiescent)(void*), void* 
         handle(burst[i]);
       }
     }
-    drain_inbox();
+    found_work |= drain_inbox() != 0;
     housekeeping();
     if (quiescent != nullptr) {
       quiescent(qctx);

@@ -80,8 +80,12 @@ class alignas(64) Worker {
   void poll_snapshot() noexcept;
   // Processes one received frame (takes ownership of the mbuf).
   void handle(rte_mbuf* m) noexcept;
-  // Handles the frames other workers handed over.
-  void drain_inbox() noexcept;
+  // Handles the frames other workers handed over; returns how many.
+  unsigned drain_inbox() noexcept;
+  // Poll-loop accounting, at the start of each turn (TSC `tsc`): the turn before counts as
+  // busy if it found frames, its TSC time goes to busy_cycles, and once a second busy_ppm
+  // takes the share of that second spent busy.
+  void account_turn(std::uint64_t tsc, bool found_work) noexcept;
   // Timers, neighbour probes and the TX drain: what the loop does between bursts.
   void housekeeping() noexcept;
   void flush() noexcept;
@@ -191,6 +195,10 @@ class alignas(64) Worker {
   std::uint32_t shutdowns_pending_ = 0;
   std::uint32_t shutdown_cursor_ = 0;
   WorkerCounters counters_;
+  std::uint64_t tsc_hz_;
+  std::uint64_t turn_tsc_ = 0;     // when the current loop turn began
+  std::uint64_t window_tsc_ = 0;   // when the current busy_ppm second began
+  std::uint64_t window_busy_ = 0;  // busy_cycles then
 };
 
 }  // namespace postern::dataplane

@@ -193,6 +193,39 @@ TEST(RuntimeApiStat, CountsFromTheSample) {
   EXPECT_EQ(fields(rows[5])[7], "12");  // BACKEND stot
 }
 
+// The traffic columns, by name: bytes each way, failed connects, SYNs sent and the average
+// SYN to SYN-ACK time, per server and summed for the listener.
+TEST(RuntimeApiStat, TrafficColumnsFromTheSample) {
+  const auto v = imap_view();
+  auto sample = empty_sample();
+  sample.server_total = {7, 5, 0};
+  sample.server_bytes_in = {1000, 24, 0};
+  sample.server_bytes_out = {50000, 6, 0};
+  sample.server_errors = {0, 2, 1};
+  sample.server_attempts = {7, 7, 1};
+  sample.server_connects = {7, 5, 0};
+  sample.server_connect_ms = {14, 11, 0};
+  const auto names = imap_names();
+  const auto rows = lines(show_stat(Context{v, sample, names, 1003, 1}));
+  const auto header = fields(rows[0].substr(2));
+  const auto cell = [&](std::size_t row, const std::string& name) {
+    const auto it = std::find(header.begin(), header.end(), name);
+    return fields(rows[row])[static_cast<std::size_t>(it - header.begin())];
+  };
+  EXPECT_EQ(cell(1, "bin"), "1024");  // FRONTEND
+  EXPECT_EQ(cell(1, "bout"), "50006");
+  EXPECT_EQ(cell(2, "bin"), "1000");  // s1
+  EXPECT_EQ(cell(2, "bout"), "50000");
+  EXPECT_EQ(cell(2, "ctime"), "2");
+  EXPECT_EQ(cell(3, "econ"), "2");  // s2
+  EXPECT_EQ(cell(3, "connect"), "7");
+  EXPECT_EQ(cell(4, "ctime"), "0");   // s3: never connected
+  EXPECT_EQ(cell(5, "bin"), "1024");  // BACKEND
+  EXPECT_EQ(cell(5, "econ"), "3");
+  EXPECT_EQ(cell(5, "connect"), "15");
+  EXPECT_EQ(cell(5, "ctime"), "2");  // 25 ms over 12 connects
+}
+
 TEST(RuntimeApiServersState, MatchesHaproxyLineForLine) {
   const auto v = imap_view();
   const auto sample = empty_sample();

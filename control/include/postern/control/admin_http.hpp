@@ -6,6 +6,7 @@
 #include <functional>
 #include <memory>
 #include <string>
+#include <string_view>
 #include <thread>
 #include <vector>
 
@@ -32,6 +33,8 @@ class HttpServer {
 
   // Answers GET `path` (exact) with what `render` returns; before start().
   void route(const std::string& path, std::function<Page()> render);
+  // The same for a page that reads the request's query string (raw, what follows '?').
+  void route_with_query(const std::string& path, std::function<Page(std::string_view)> render);
   // Listens on `where` in a thread of its own; false (and `error` says why) if it cannot bind.
   bool start(const config::Endpoint& where, std::string& error);
   void stop();

@@ -48,6 +48,13 @@ struct ListenerView {
   std::vector<std::uint16_t> servers;  // slots, in file order
   std::uint32_t maxconn = 0;           // 0: none
   bool retired = false;
+  // As a backend (HAProxy's `listen` is both): UP while some server can take a connection,
+  // or when it has no server; its UP -> DOWN changes, when it last changed (the view's clock),
+  // and the time it spent DOWN before the current period. Carried from view to view.
+  bool up = true;
+  std::uint64_t down_transitions = 0;
+  std::uint64_t last_change_ms = 0;
+  std::uint64_t downtime_ms = 0;
 };
 
 struct AdminView {
@@ -60,6 +67,11 @@ struct AdminView {
   std::uint32_t workers = 0;
   std::uint64_t reloads_ok = 0;
   std::uint64_t reloads_failed = 0;
+  std::uint32_t global_maxconn = 0;  // 0: none
+  std::uint64_t checks_in_flight = 0;
+  std::vector<std::uint64_t> probe_slots_in_use;  // by worker
+  std::uint64_t log_lines = 0;                    // session log lines formatted
+  std::uint64_t log_send_failures = 0;            // log datagrams the control thread lost
   std::vector<ListenerView> listeners;
   std::vector<ServerView> servers;  // by slot
 
@@ -83,7 +95,19 @@ struct ViewMeta {
   std::uint32_t workers = 0;
   std::uint64_t reloads_ok = 0;
   std::uint64_t reloads_failed = 0;
+  std::uint64_t checks_in_flight = 0;
+  std::vector<std::uint64_t> probe_slots_in_use;
+  std::uint64_t log_lines = 0;
+  std::uint64_t log_send_failures = 0;
+  // The view before this one: listeners' backend state carries over from it.
+  std::shared_ptr<const AdminView> previous;
 };
+
+// The weight a server gets now (HAProxy's effective weight, promex's server_weight): the
+// user's weight, scaled during `slowstart` and rounded up, whatever its state.
+std::uint32_t weight_now(const ServerView& s);
+// Whether it takes new connections: up by its checks, ready, a weight above 0.
+bool takes_connections(const ServerView& s);
 
 std::shared_ptr<const AdminView> build_view(const dataplane::Snapshot& snap,
                                             const health::Engine& engine, const Overrides& o,
@@ -102,12 +126,40 @@ class ViewBoard {
 // The workers' counters, summed over workers at the moment of reading (HAProxy's stats are
 // read the same way: per-thread counters added up when shown).
 struct Sample {
+  std::uint64_t unix_s = 0;     // when taken: the wall clock
+  std::uint64_t steady_ms = 0;  // and the clock of AdminView::built_ms (0: use built_ms)
   dataplane::WorkerCounters total;
   std::vector<dataplane::WorkerCounters> per_worker;
   std::vector<std::uint64_t> server_active;  // by server slot
   std::vector<std::uint64_t> server_total;
   std::vector<std::uint64_t> listener_active;  // by listener slot
+  // Cumulative, for metrics: connections each listener took; by server slot the payload
+  // bytes from clients (in) and to them (out), failed and attempted connections, and the
+  // connections answered with the sum of their connect times.
+  std::vector<std::uint64_t> listener_total;
+  std::vector<std::uint64_t> server_bytes_in;
+  std::vector<std::uint64_t> server_bytes_out;
+  std::vector<std::uint64_t> server_errors;
+  std::vector<std::uint64_t> server_attempts;
+  std::vector<std::uint64_t> server_connects;
+  std::vector<std::uint64_t> server_connect_ms;
+  // The runtime's gauges.
+  std::uint64_t tsc_hz = 0;
+  std::uint64_t flow_capacity = 0;  // per worker
+  dataplane::MbufPoolStats mbufs;
+  std::vector<std::uint64_t> handoff_queued;  // by worker
+  std::vector<std::uint64_t> handoff_capacity;
+  std::vector<std::string> interface_names;
+  std::vector<dataplane::InterfaceStats> interfaces;
 };
+
+// A reload may give the slot of a removed listener or server (once its flows are gone) to
+// another name: the new owner's counts start from zero. take_bases() keeps in `bases` the
+// cumulative counts of every slot `after` names differently from `before`, as they are `now`;
+// subtract_bases() takes them off a sample. The active counts are left alone.
+void take_bases(Sample& bases, const Sample& now, const dataplane::Snapshot& before,
+                const dataplane::Snapshot& after);
+void subtract_bases(Sample& s, const Sample& bases);
 
 Sample sample(const dataplane::Runtime& rt, std::size_t listeners, std::size_t servers);
 

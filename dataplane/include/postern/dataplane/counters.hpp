@@ -37,13 +37,20 @@ namespace postern::dataplane {
   X(handoff_sent)                  \
   X(logs_queued)                   \
   X(logs_dropped)                  \
-  X(active_flows)
+  X(active_flows)                  \
+  X(flow_table_used)               \
+  X(loops_busy)                    \
+  X(loops_idle)                    \
+  X(busy_cycles)
 
 struct alignas(64) WorkerCounters {
 #define POSTERN_X(name) std::uint64_t name = 0;
   POSTERN_WORKER_COUNTERS(POSTERN_X)
 #undef POSTERN_X
   std::array<std::uint64_t, static_cast<std::size_t>(DropReason::kCount)> drops{};
+  // This worker's busy ratio over the last whole second, in parts per million: the share of
+  // its TSC time spent in loop turns that found packets. A gauge of one worker: not summed.
+  std::uint64_t busy_ppm = 0;
 
   void drop(DropReason r) noexcept {
     ++drops[static_cast<std::size_t>(r)];
@@ -89,6 +96,44 @@ struct WorkerSlots {
   // `observe layer4`: connection errors to each server since the last connection it took
   // (connect timeouts, RSTs in SYN-SENT, a header never acknowledged).
   std::array<OwnedCount, kMaxServers> server_connect_errors;
+
+  // For metrics (HAProxy's stot, bin/bout, econ, connect, ctime), summed at scrape time.
+  // Connections each listener took.
+  std::array<OwnedCount, kMaxListeners> listener_total;
+  // TCP payload forwarded from clients to each server (in) and back (out); a listener's bytes
+  // are the sum over its servers, so a packet costs one store. Together, as a packet of a
+  // flow updates one of the pair.
+  struct Traffic {
+    OwnedCount bytes_in;
+    OwnedCount bytes_out;
+  };
+  std::array<Traffic, kMaxServers> server_traffic;
+  // Every failed connection to a server (never reset, unlike server_connect_errors), every
+  // SYN sent to one as a connection attempt (the first and each redispatch), and the
+  // connections it answered with its SYN-ACK with the milliseconds from our SYN to it.
+  std::array<OwnedCount, kMaxServers> server_errors_total;
+  std::array<OwnedCount, kMaxServers> server_attempts;
+  std::array<OwnedCount, kMaxServers> server_connects;
+  std::array<OwnedCount, kMaxServers> server_connect_ms;
+};
+
+// The ethdev's own counters of one interface (rte_eth_stats), for metrics.
+struct InterfaceStats {
+  std::uint64_t rx_packets = 0;
+  std::uint64_t tx_packets = 0;
+  std::uint64_t rx_bytes = 0;
+  std::uint64_t tx_bytes = 0;
+  std::uint64_t rx_missed = 0;  // dropped by the device: RX queues full
+  std::uint64_t rx_errors = 0;
+  std::uint64_t tx_errors = 0;
+  std::uint64_t rx_nombuf = 0;  // RX mbuf allocation failures
+};
+
+// The mbuf pool shared by every port and worker.
+struct MbufPoolStats {
+  std::uint64_t size = 0;       // mbufs
+  std::uint64_t available = 0;  // free, per-lcore caches included
+  std::uint64_t element_bytes = 0;
 };
 
 }  // namespace postern::dataplane

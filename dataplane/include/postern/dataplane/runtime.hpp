@@ -57,6 +57,14 @@ class Runtime {
   // `observe layer4`: the most consecutive connection errors any worker has seen to a server.
   std::uint64_t connect_errors(std::uint16_t server) const;
 
+  // For metrics, read from the control thread while the workers run.
+  InterfaceStats interface_stats(std::size_t interface) const;
+  MbufPoolStats mbuf_pool() const;
+  // Frames waiting in a worker's hand-off ring, and what the ring holds.
+  std::uint32_t handoff_queued(std::size_t worker) const;
+  std::uint32_t handoff_capacity(std::size_t worker) const;
+  std::uint64_t tsc_hz() const;
+
  private:
   static int worker_main(void* arg);
 
