@@ -21,7 +21,8 @@
 #      serving (20 connections through r1, each verified by the recorder), logs etcd as
 #      unreachable; r2 started again meanwhile and seen UP in the state file; etcd started
 #      again with an empty data dir: the keys come back, r2 UP, and the
-#      counts in the state file, /v1/state and etcd match what was sent (20 through r1)
+#      counts in the state file, /v1/state and etcd match what was sent (20 connections through
+#      r1; where the dataplane counts bytes per server, the bytes the recorder got and sent)
 #   6. Postern killed with SIGKILL: its keys vanish once the lease's TTL (5 s) expires
 #
 # Postern only: HAProxy has neither etcd publishing nor this JSON (with E2E_BALANCER=haproxy
@@ -60,6 +61,7 @@ ETCD_PEER=127.0.0.1:23801
 PREFIX=/postern
 TTL_S=5
 CONNS=20
+SEND_BYTES=16384
 ETCD_PID=
 SINK_PID=
 
@@ -166,7 +168,7 @@ agree() {
   local count=${1:-} api etcd
   api=$(v1_state) || { echo "no /v1/state"; return 1; }
   etcd=$(etcd_value "$PREFIX/$NODE/state") || { echo "no state key in etcd"; return 1; }
-  python3 - "$BAL_DIR/state.json" "$api" "$etcd" "$NODE" "$count" <<'EOF'
+  python3 - "$BAL_DIR/state.json" "$api" "$etcd" "$NODE" "$count" "$(recorded during-outage)" <<'EOF'
 import json, sys
 f = json.load(open(sys.argv[1]))
 api = json.loads(sys.argv[2])
@@ -191,7 +193,27 @@ for name, d in (("file", f), ("/v1/state", api), ("etcd", etcd)):
         totals = {s["name"]: (s["active"], s["total"]) for l in d["listeners"] for s in l["servers"]}
         if totals.get("r1") != (0, int(count)) or totals.get("r2", (0, 0))[1] != 0:
             print(f"  {name}: connections {totals}, expected r1 0 open {count} in all, r2 none"); ok = False
+        # Payload bytes, where the dataplane counts them per server: what the recorder got
+        # from the clients and sent back (the PROXY header is Postern's, not counted).
+        r1 = [s for l in d["listeners"] for s in l["servers"] if s["name"] == "r1"][0]
+        want = tuple(int(x) for x in sys.argv[6].split())
+        if "bytes_in" in r1 and (r1["bytes_in"], r1["bytes_out"]) != want:
+            print(f"  {name}: r1 bytes in/out {r1['bytes_in']}/{r1['bytes_out']}, the recorder's {want}"); ok = False
 sys.exit(not ok)
+EOF
+}
+
+# recorded RUN: "RECEIVED SENT", the bytes the recorder got from RUN's clients and sent back.
+recorded() {
+  [ -s "${REC_DIR:-}/server.jsonl" ] || { echo "0 0"; return 0; }
+  python3 - "$REC_DIR/server.jsonl" "$1" <<'EOF'
+import json, sys
+rb = sb = 0
+for line in open(sys.argv[1]):
+    r = json.loads(line)
+    if (r.get("id") or "").startswith(sys.argv[2] + "-"):
+        rb += r["recv_bytes"]; sb += r["sent_bytes"]
+print(rb, sb)
 EOF
 }
 
@@ -376,7 +398,7 @@ e2e_log "etcd frozen (SIGSTOP): its port accepts, nothing answers"
 e2e_check "postern logs etcd as unreachable" \
   e2e_wait_grep 20 'etcd: .* unreachable' "$BAL_DIR/postern.err" "$ERR_MARK"
 traffic() {
-  rec_run during-outage --connect "$VIP:9000" --conns "$CONNS" --parallel 5 --send 16384 \
+  rec_run during-outage --connect "$VIP:9000" --conns "$CONNS" --parallel 5 --send "$SEND_BYTES" \
     --timeout 20 --connect-timeout 10 || return 1
   rec_verify during-outage --expect-proxy v2 --servers "$SERVER1:9000"
 }
@@ -398,7 +420,7 @@ e2e_check "etcd: the keys come back" e2e_wait 30 keys_are || keys_are
 e2e_check "etcd: r2 UP again" e2e_wait 20 server_key_state r2 UP
 e2e_check "postern logs that etcd answers again" \
   e2e_wait_grep 20 'etcd: .* answers again' "$BAL_DIR/postern.err" "$ERR_MARK"
-e2e_check "state file, /v1/state and etcd agree, with r1's $CONNS connections" \
+e2e_check "state file, /v1/state and etcd agree, with r1's $CONNS connections and the recorder's bytes" \
   e2e_wait 20 agree "$CONNS" || agree "$CONNS"
 
 # ---- 6. SIGKILL: the keys vanish with the lease -----------------------------------------------
