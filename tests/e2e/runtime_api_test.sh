@@ -8,7 +8,8 @@
 #
 #   1. show info names the process; show stat: FRONTEND OPEN, r1 and r2 "no check" weight 1,
 #      BACKEND UP weight 2, act 2; show servers state: op_state 2, admin 0, weights 1 1
-#   2. 6 connections: FRONTEND stot 6, r1 + r2 stot 6, CurrConns back to 0
+#   2. 6 connections: FRONTEND stot 6, r1 + r2 stot 6, bin = bout = 6144 + the control
+#      lines (FRONTEND, BACKEND, r1 + r2), CurrConns back to 0
 #   3. a long-lived connection L; the server holding it (scur 1) is drained: status DRAIN,
 #      6 new connections all go to the other one, L still flows; state ready again
 #   4. disable server r2: MAINT; 4 connections all go to r1; enable server: "no check"
@@ -185,6 +186,23 @@ sum_is() { [ "$(($(stot r1) + $(stot r2)))" -eq "$1" ] || { echo "r1 $(stot r1) 
 e2e_check "show stat: FRONTEND stot 6" is mail FRONTEND stot 6
 e2e_check "show stat: r1 stot + r2 stot = 6" sum_is 6
 e2e_check "show stat: BACKEND stot 6" is mail BACKEND stot 6
+# Each connection sent its control line (about 60 bytes) and 1 KB, and got both echoed: bin
+# and bout 6144 plus the control lines (the PROXY header is not counted).
+bytes_are() {  # NAME: bin in 6144..6624 and bout the same
+  local bin bout
+  bin=$(col mail "$1" bin)
+  bout=$(col mail "$1" bout)
+  echo "$1: bin $bin, bout $bout"
+  [ "$bin" -ge 6144 ] && [ "$bin" -le 6624 ] && [ "$bout" -eq "$bin" ]
+}
+e2e_check "show stat: FRONTEND bin = bout = 6144 + the control lines" bytes_are FRONTEND
+e2e_check "show stat: BACKEND bytes as FRONTEND's" \
+  cells mail BACKEND "bin=$(col mail FRONTEND bin)" "bout=$(col mail FRONTEND bout)"
+bin_sum() {
+  [ "$(($(col mail r1 bin) + $(col mail r2 bin)))" -eq "$(col mail FRONTEND bin)" ] &&
+    [ "$(($(col mail r1 bout) + $(col mail r2 bout)))" -eq "$(col mail FRONTEND bout)" ]
+}
+e2e_check "show stat: r1 + r2 bin and bout add up to FRONTEND's" bin_sum
 no_conns() { api "show info" | grep -q '^CurrConns: 0$'; }
 e2e_check "show info: CurrConns back to 0" e2e_wait 10 no_conns
 
