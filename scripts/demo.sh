@@ -118,14 +118,18 @@ step "mail servers in $NS_SRV"
 "$peers/postfix.sh" start "$run/pf2" "$NS_SRV" "$SERVER2" || die "postfix pf2"
 
 # ---- Postern ---------------------------------------------------------------------------------
-dataplane=examples/lab/dataplane.yaml
-if [ "$name" != pt ]; then
-  # The example names lab pt; another lab gets a copy with its own state file and EAL prefix.
-  dataplane=$run/dataplane.yaml
+# The example with this lab's state file and EAL prefix, plus the admin endpoints the demo
+# shows at the end: HTTP (status page, /v1/state, /metrics) inside the dataplane's namespace,
+# and the runtime API's socket.
+dataplane=$run/dataplane.yaml
+sock=$run/admin.sock
+admin_http=127.0.0.1:8404
+{
   sed -e "s#^\( *state_file:\).*#\1 $run/state.json#" -e "s#\"postern-pt\"#\"postern-$name\"#" \
-    examples/lab/dataplane.yaml >"$dataplane"
-fi
-state=$(sed -n 's/^ *state_file: *//p' "$dataplane")
+    examples/lab/dataplane.yaml
+  printf '  http: %s\n  socket: %s\n' "$admin_http" "$sock"
+} >"$dataplane"
+state=$run/state.json
 cmd="ip netns exec $NS_DP $bin -f $dataplane -f examples/lab/palomar-lab.cfg"
 step "Postern: $cmd"
 # setsid: with --keep, Postern outlives this script and its terminal.
@@ -198,6 +202,7 @@ show() {
   esac
   printf '  %-12s %-22s %-5s %-13s %s%s\n' "$label" "$lport" "$inst" "${addr_of[$inst]:-?}" "$seen" "$note"
   case "$seen" in "("*) failures=$((failures + 1)) ;; esac
+  last_inst=$inst
 }
 
 step "sessions from $NS_CLI to the VIP $VIP"
@@ -227,6 +232,29 @@ print("  servers (listener/server: connections): " +
       ", ".join(f"{s['name']} {s['total']}" for s in d.get("servers", []) if s["total"]))
 EOF
 
+# ---- scrape, script, watch ---------------------------------------------------------------------
+# What an operator does with HAProxy's tools: Prometheus scrapes /metrics, scripts talk to the
+# runtime API with socat, /v1/state and the status page show the same view.
+api() { printf '%s\n' "$1" | socat -t 5 stdio "unix-connect:$sock"; }
+step "Prometheus: ip netns exec $NS_DP curl -s http://$admin_http/metrics (docs/metrics.md)"
+ip netns exec "$NS_DP" curl -sf "http://$admin_http/metrics" |
+  grep -E '^haproxy_(backend_sessions_total|server_status\{proxy="imap4".*state="UP"\}|backend_bytes_in_total)' |
+  sed 's/^/  /' || die "no /metrics on $admin_http"
+step "runtime API: echo 'show stat' | socat stdio unix-connect:$sock (docs/runtime-api.md)"
+api "show stat" | cut -d, -f1,2,5,8,9,10,18,19 | grep -E '^(# |imap4|submission)' |
+  awk -F, '{ printf "  %-12s %-15s %-5s %-5s %-8s %-8s %-8s %s\n", $1, $2, $3, $4, $5, $6, $7, $8 }'
+step "drain imap4's hac-dc1-proxy1 (dc1) through the runtime API; new logins go to dc2 only"
+api "set server imap4/hac-dc1-proxy1 state drain" >/dev/null || die "set server ... state drain"
+say "  $(api 'show servers state imap4' | awk '$4 == "hac-dc1-proxy1" { print "show servers state: " $2 "/" $4 " srv_admin_state " $7 " (DRAIN)" }')"
+for _ in 1 2; do
+  show imap "IMAP" 143
+  [ "$last_inst" = dc2 ] || die "a new login reached $last_inst while dc1 was draining"
+done
+api "set server imap4/hac-dc1-proxy1 state ready" >/dev/null || die "set server ... state ready"
+say "  set server imap4/hac-dc1-proxy1 state ready: $(api 'show stat' | awk -F, '$1 == "imap4" && $2 == "hac-dc1-proxy1" { print $18 }')"
+say "  the state document: ip netns exec $NS_DP curl -s http://$admin_http/v1/state (also $state);"
+say "  the status page: http://$admin_http/ from inside $NS_DP (docs/status-and-state.md)"
+
 if [ "$failures" -gt 0 ]; then
   die "$failures session(s) failed or were not logged as expected"
 fi
@@ -242,6 +270,8 @@ if [ "$keep" -eq 1 ]; then
     ip netns exec $NS_CLI python3 scripts/peers/mailclient.py imap $VIP 143
     ip netns exec $NS_CLI python3 scripts/peers/mailclient.py smtp $VIP 587 --proxy v2 --proxy-src 203.0.113.9:2525
     cat $state
+    echo "show stat" | socat stdio unix-connect:$sock
+    ip netns exec $NS_DP curl -s http://$admin_http/metrics
     scripts/lab.sh status $name
   Tear down (stops Postern and the servers, removes the namespaces):
     scripts/lab.sh down $name
