@@ -10,7 +10,8 @@
 #     listener) has no failed connection;
 #   - the invalid reload is refused, naming its FILE:LINE, and the storm goes on;
 #   - at the end Postern's own counts agree with what was sent (connections per listener in the
-#     state file = streams + the load's connections) and no flow is left open.
+#     state file and in /metrics = streams + the load's connections; /metrics counts the
+#     reloads, ok and failed) and no flow is left open.
 # Postern only (reloading by signal is Postern's own).
 #
 # Usage: tests/e2e/reload_storm_test.sh   (root; POSTERN_BUILD_DIR, LAB as in splice_bytes_test.sh)
@@ -116,6 +117,8 @@ e2e_check "greet-and-close servers on $SERVER1, $SERVER2, $SERVER3 :$GREET_PORT"
   e2e_abort "no greeters"
 CFG=$BAL_DIR/storm.cfg
 write_cfg "$CFG" 0
+ADMIN=127.0.0.1:9180 # admin.http inside NS_DP: /metrics is compared with the clients' counts
+[ "$BALANCER" != postern ] || export BAL_ADMIN_EXTRA="  http: $ADMIN"
 bal_start "$CFG" || e2e_abort "no balancer"
 
 # The streams, all open before the first reload.
@@ -208,3 +211,24 @@ counts_agree() {
 }
 e2e_check "Postern's counts agree with what the clients sent" e2e_wait 5 counts_agree ||
   counts_agree
+
+# The same counts and the reloads in /metrics, as Prometheus would scrape them.
+metric() {  # metric 'name{labels}': its value in a fresh scrape
+  ip netns exec "$NS_DP" curl -sS --max-time 10 "http://$ADMIN/metrics" |
+    awk -v k="$1" '$1 == k { print $2 }'
+}
+metrics_agree() {
+  local storm churn ok fail
+  storm=$(metric 'haproxy_frontend_sessions_total{proxy="storm"}')
+  churn=$(metric 'haproxy_frontend_sessions_total{proxy="churn"}')
+  ok=$(metric 'postern_reloads_total{result="ok"}')
+  fail=$(metric 'postern_reloads_total{result="failed"}')
+  echo "/metrics: storm $storm sessions (sent $STREAMS), churn $churn (sent ${LOAD_CONNS:-?}), reloads ok $ok failed $fail"
+  [ "$storm" = "$STREAMS" ] && [ -n "$LOAD_CONNS" ] && [ -n "$churn" ] &&
+    [ "$churn" -ge "$LOAD_CONNS" ] && [ "$churn" -le $((LOAD_CONNS + 16)) ] &&
+    [ "$ok" = $((RELOADS - 1)) ] && [ "$fail" = 1 ]
+}
+if bal_postern_only "/metrics after the storm"; then
+  e2e_check "/metrics agrees: sessions per listener as sent, $((RELOADS - 1)) reloads ok, 1 failed" \
+    e2e_wait 5 metrics_agree || metrics_agree
+fi
