@@ -24,6 +24,10 @@
 #   8. restart with server-state-file: `show servers state` written to the file, the balancer
 #      stopped and started: r1 still DRAIN, r2 still weight 3 (HAProxy does the same)
 #   9. hatop (Debian's 0.8.2) under a pty against the socket shows both servers, if installed
+#  10. (Postern's run) side by side: the script runs again against HAProxy and against Postern,
+#      and what show stat and show servers state said at each point (fresh, after traffic,
+#      MAINT, weight 0) is compared column by column (scur stot status weight act bck type;
+#      op_state admin_state uweight iweight)
 #
 # Usage: tests/e2e/runtime_api_test.sh   (root; POSTERN_BUILD_DIR, LAB, E2E_BALANCER as in
 #        reload_test.sh)
@@ -92,6 +96,20 @@ answer_is() {
   echo "expected:"
   printf '%b' "$2" | cat -A | sed 's/^/  | /'
   return 1
+}
+
+# snap LABEL: into SNAP_FILE (RUNTIME_API_COMPARE in the side-by-side HAProxy run, a file of
+# this run's own in Postern's), appends what `show stat` and `show servers
+# state` say of `mail` at this point, in the columns both balancers must agree on (bytes vary
+# with the recorder's control lines, times with the machine).
+snap() {
+  [ -n "${SNAP_FILE:-}" ] || return 0
+  {
+    echo "== $1"
+    api "show stat" | awk -F, 'NR == 1 { for (i = 2; i <= NF; i++) c[$i] = i; next }
+      $1 == "mail" { print $1, $2, $c["scur"], $c["stot"], $c["status"], $c["weight"], $c["act"], $c["bck"], $c["type"] }'
+    api "show servers state mail" | awk 'NF > 8 { print $2, $4, $6, $7, $8, $9 }'
+  } >>"$SNAP_FILE"
 }
 
 # conns NAME N: N connections (1 KB echoed each) through the VIP, one after the other.
@@ -179,6 +197,14 @@ done
 e2e_check "show stat: BACKEND UP, weight 2, act 2" \
   cells mail BACKEND "status=UP" "weight=2" "act=2"
 
+SNAP_FILE=${RUNTIME_API_COMPARE:-}
+if [ "$BALANCER" = postern ] && [ -z "$SNAP_FILE" ]; then
+  mkdir -p "$BAL_DIR/compare"
+  SNAP_FILE=$BAL_DIR/compare/postern.txt
+  : >"$SNAP_FILE"
+fi
+snap "fresh"
+
 # ---- 2. counts after known traffic -----------------------------------------------------------
 
 e2e_check "6 connections through $VIP:9000" conns t1 6
@@ -205,6 +231,7 @@ bin_sum() {
 e2e_check "show stat: r1 + r2 bin and bout add up to FRONTEND's" bin_sum
 no_conns() { api "show info" | grep -q '^CurrConns: 0$'; }
 e2e_check "show info: CurrConns back to 0" e2e_wait 10 no_conns
+snap "6 connections"
 
 # ---- 3. drain: new connections avoid it, the established one continues -----------------------
 
@@ -238,6 +265,7 @@ e2e_check "show stat: r2 MAINT (weight 1 still: HAProxy 2.6 shows it so)" \
   cells mail r2 "status=MAINT" "weight=1"
 e2e_check "show servers state: r2 stopped, admin_state 1 (FMAINT)" state_is r2 "mail r2 0 1 1 1"
 e2e_check "4 connections all go to r1" went m1 4 r1
+snap "r2 disabled, 4 more connections"
 e2e_check "enable server mail/r2" answer_is "enable server mail/r2" '\n'
 e2e_check "show stat: r2 'no check' again, weight 1" \
   cells mail r2 "status=no check" "weight=1"
@@ -249,6 +277,7 @@ e2e_check "get weight mail/r1: '0 (initial 1)'" answer_is "get weight mail/r1" '
 e2e_check "show stat: r1 weight 0, uweight 0" \
   cells mail r1 "weight=0" "uweight=0"
 e2e_check "4 connections all go to r2" went w1 4 r2
+snap "r1 weight 0, 4 more connections"
 e2e_check "set weight mail/r1 100%" answer_is "set weight mail/r1 100%" '\n'
 e2e_check "get weight mail/r1: '1 (initial 1)'" answer_is "get weight mail/r1" '1 (initial 1)\n\n'
 e2e_check "set weight mail/r1 300: HAProxy's refusal" answer_is "set weight mail/r1 300" \
@@ -355,3 +384,24 @@ fi
 
 e2e_log "show stat at the end:"
 api "show stat" | cut -d, -f1-8,18-21 | sed 's/^/  | /'
+
+# ---- 10. side by side: the same script against Debian's HAProxy -------------------------------
+# Postern's run (not itself a comparison run) runs this script once more against HAProxy, and
+# what `show stat` and `show servers state` said at each point must be the same on both.
+if [ "$BALANCER" = postern ] && [ -z "${RUNTIME_API_COMPARE:-}" ]; then
+  if command -v haproxy >/dev/null; then
+    CMP_DIR=$BAL_DIR/compare
+    side_by_side() {
+      : >"$CMP_DIR/haproxy.txt"
+      RUNTIME_API_COMPARE=$CMP_DIR/haproxy.txt E2E_BALANCER=haproxy timeout 300 bash "$0" \
+        >"$CMP_DIR/haproxy.log" 2>&1 || { echo "the HAProxy run failed:"; tail -n 20 "$CMP_DIR/haproxy.log"; return 1; }
+      [ -s "$SNAP_FILE" ] || { echo "no snapshot taken"; return 1; }
+      diff -u "$CMP_DIR/haproxy.txt" "$SNAP_FILE"
+    }
+    e2e_check "the same socat script against HAProxy 2.6 and Postern: show stat and show servers state agree at every point" side_by_side
+    e2e_log "info: what both said (pxname svname scur stot status weight act bck type / be srv op_state admin_state uweight iweight):"
+    sed 's/^/      /' "$SNAP_FILE"
+  else
+    e2e_log "skip: no haproxy for the side-by-side run"
+  fi
+fi
