@@ -78,6 +78,19 @@ std::vector<Sent> Session::establish() {
   return handshake_ack();
 }
 
+void Session::greet() {
+  h.resolve_servers();
+  establish();
+  send_server(server()
+                  .seq(server_isn + 1)
+                  .ack(client_isn + 1 + kHeaderLen)
+                  .flags(kAck | kPsh)
+                  .payload("* OK\r\n"));
+  send_client(
+      client().seq(client_isn + 1).ack(server_isn + 7).flags(kAck | kPsh).payload("a NOOP\r\n"));
+  send_server(server().seq(server_isn + 7).ack(client_isn + 1 + kHeaderLen + 8).flags(kAck));
+}
+
 Sent only_on(const std::vector<Sent>& out, std::uint16_t port) {
   std::vector<Sent> matching;
   for (const auto& s : out) {

@@ -40,6 +40,9 @@ struct Session {
   std::vector<Sent> handshake_ack(bool timestamps = true);
   // All three; returns what the handshake ACK produced (header then ACK under send-proxy).
   std::vector<Sent> establish();
+  // establish(), then past the greeting: the server acknowledges the header and sends
+  // "* OK\r\n" (6 bytes), the client sends "a NOOP\r\n" (8 bytes), the server acknowledges it.
+  void greet();
 
   Mac server_mac() const;
 

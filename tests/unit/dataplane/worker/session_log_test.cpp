@@ -48,21 +48,8 @@ TEST(SessionLog, AFullRingDropsAndCountsRecords) {
 
 TEST(SessionLog, ASessionResetByTheClientGivesOneRecord) {
   WorkerHarness h;
-  h.resolve_servers();
   Session s(h);
-  s.establish();
-  s.send_server(s.server()
-                    .seq(s.server_isn + 1)
-                    .ack(s.client_isn + 1 + kHeaderLen)
-                    .flags(kAck | kPsh)
-                    .payload("* OK\r\n"));
-  s.send_client(s.client()
-                    .seq(s.client_isn + 1)
-                    .ack(s.server_isn + 7)
-                    .flags(kAck | kPsh)
-                    .payload("a NOOP\r\n"));
-  s.send_server(
-      s.server().seq(s.server_isn + 7).ack(s.client_isn + 1 + kHeaderLen + 8).flags(kAck));
+  s.greet();
   EXPECT_TRUE(h.records().empty()) << "nothing while the session runs";
   h.advance(25);
   s.send_client(s.client().seq(s.client_isn + 9).ack(s.server_isn + 7).flags(kRst | kAck));

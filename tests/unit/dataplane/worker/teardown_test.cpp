@@ -16,22 +16,7 @@ using dataplane::splice::kClosedLingerMs;
 // A connection past the greeting: the server acknowledged the header and sent 6 bytes, the
 // client sent 8 bytes that the server acknowledged.
 struct Greeted {
-  explicit Greeted(WorkerHarness& h) : s(h) {
-    h.resolve_servers();
-    s.establish();
-    s.send_server(s.server()
-                      .seq(s.server_isn + 1)
-                      .ack(s.client_isn + 1 + kHeaderLen)
-                      .flags(kAck | kPsh)
-                      .payload("* OK\r\n"));
-    s.send_client(s.client()
-                      .seq(s.client_isn + 1)
-                      .ack(s.server_isn + 7)
-                      .flags(kAck | kPsh)
-                      .payload("a NOOP\r\n"));
-    s.send_server(
-        s.server().seq(s.server_isn + 7).ack(s.client_isn + 1 + kHeaderLen + 8).flags(kAck));
-  }
+  explicit Greeted(WorkerHarness& h) : s(h) { s.greet(); }
   Session s;
 };
 
