@@ -23,6 +23,19 @@ inline std::uint64_t acked_bytes(Seq ack, Seq first, bool fin_acked) noexcept {
   return fin_acked && n != 0 ? n - 1 : n;
 }
 
+// The bytes an acknowledgement newly takes as it moves from `was` to `now`, counted from
+// `first` (the stream's first byte), less the FIN when this is the acknowledgement that took
+// it. For the byte counters (bytes in/out), fed packet by packet: a retransmitted segment is
+// acknowledged once, so it is counted once, and no distance wraps as the stream grows.
+inline std::uint64_t newly_acked(Seq was, Seq now, Seq first, bool takes_fin) noexcept {
+  const Seq from = before(was, first) ? first : was;
+  if (!after(now, from)) {
+    return 0;
+  }
+  const auto n = static_cast<std::uint32_t>(now - from);
+  return takes_fin ? n - 1 : n;
+}
+
 // HAProxy's %B: the server's bytes the client acknowledged.
 inline std::uint64_t bytes_to_client(const Flow& f) noexcept {
   if (!f.has(kFlowSynAcked)) {

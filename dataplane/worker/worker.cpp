@@ -724,6 +724,10 @@ void Worker::from_client(rte_mbuf* m, FrameView& v, std::uint32_t fi) noexcept {
   Flow& f = flows_.at(fi);
   // The client's latest hop: a gateway that changes its MAC is followed.
   f.client_mac = v.eth->src_addr;
+  // What the client had acknowledged of the server's bytes: bytes out count what it takes.
+  const bool out_counting = f.has(kFlowSynAcked);
+  const Seq out_was = f.client_acked;
+  const bool out_fin_was = f.has(kFlowServerFinAcked);
   const splice::Action a =
       splice::on_client(f, splice::read_segment(v, wants_options(f, v)), now_ms_);
   switch (a.verdict) {
@@ -749,7 +753,12 @@ void Worker::from_client(rte_mbuf* m, FrameView& v, std::uint32_t fi) noexcept {
     cut_payload_front(v, a.trim);
     rte_pktmbuf_adj(m, static_cast<std::uint16_t>(v.data - before));
   }
-  slots_->server_traffic[f.server].bytes_in.add(v.payload_len);
+  if (f.has(kFlowSynAcked)) {
+    const Seq first = f.server_isn + 1;
+    slots_->server_traffic[f.server].bytes_out.add(
+        static_cast<std::int64_t>(newly_acked(out_counting ? out_was : first, f.client_acked, first,
+                                              !out_fin_was && f.has(kFlowServerFinAcked))));
+  }
   rewrite_to_server(v, f);
   send_to_server(fi, m);
   settle(fi, a);
@@ -760,6 +769,10 @@ void Worker::from_server(rte_mbuf* m, FrameView& v, std::uint32_t fi) noexcept {
   // In SYN-SENT last_seen_ms is when our SYN went out (client retransmissions leave it).
   const bool syn_sent = f.state == FlowState::kSynSent;
   const std::uint64_t syn_ms = f.last_seen_ms;
+  // What the server had acknowledged of the client's bytes: bytes in count what it takes.
+  const bool in_counting = f.has(kFlowHeaderSent);
+  const Seq in_was = f.server_acked;
+  const bool in_fin_was = f.has(kFlowClientFinAcked);
   const splice::Action a =
       splice::on_server(f, splice::read_segment(v, wants_options(f, v)), now_ms_);
   if (a.verdict == splice::Verdict::kDrop) {
@@ -780,7 +793,12 @@ void Worker::from_server(rte_mbuf* m, FrameView& v, std::uint32_t fi) noexcept {
     return;
   }
   send_header_for(fi, a);
-  slots_->server_traffic[f.server].bytes_out.add(v.payload_len);
+  if (f.has(kFlowHeaderSent)) {
+    const Seq first = f.header_end();
+    slots_->server_traffic[f.server].bytes_in.add(
+        static_cast<std::int64_t>(newly_acked(in_counting ? in_was : first, f.server_acked, first,
+                                              !in_fin_was && f.has(kFlowClientFinAcked))));
+  }
   rewrite_to_client(v, f);
   send_to_client(f, m);
   settle(fi, a);

@@ -1,5 +1,6 @@
 // What metrics read of a worker: per listener and server the connections taken, the payload
-// bytes each way (never Postern's own header), connection attempts and errors, connect times
+// bytes each way as the other side acknowledges them (never Postern's own header, a
+// retransmission once), connection attempts and errors, connect times
 // from our SYN to the server's SYN-ACK on the worker's clock; and the poll-loop accounting.
 #include <gtest/gtest.h>
 #include <rte_cycles.h>
@@ -31,9 +32,23 @@ TEST(Counters, PayloadBytesEachWayConnectTimeAndTheConnectionCount) {
                     .ack(s.server_isn + 13)
                     .flags(kAck | kPsh)
                     .payload("a LOGIN u p\r\n"));
-  s.send_client(s.client().seq(s.client_isn + 14).ack(s.server_isn + 13).flags(kAck));
-
   const dataplane::WorkerSlots& slots = h.worker().slots();
+  EXPECT_EQ(slots.server_traffic[0].bytes_out.get(), 12U) << "the client took the greeting";
+  EXPECT_EQ(slots.server_traffic[0].bytes_in.get(), 0U) << "LOGIN is not acknowledged yet";
+  // The server acknowledges LOGIN; the client sends it again anyway (a spurious
+  // retransmission), and the server acknowledges it again: counted once.
+  const std::uint32_t login_end = s.client_isn + 1 + kHeaderLen + 13;
+  s.send_server(s.server().seq(s.server_isn + 13).ack(login_end).flags(kAck));
+  s.send_client(s.client()
+                    .seq(s.client_isn + 1)
+                    .ack(s.server_isn + 13)
+                    .flags(kAck | kPsh)
+                    .payload("a LOGIN u p\r\n"));
+  s.send_server(s.server().seq(s.server_isn + 13).ack(login_end).flags(kAck));
+  // The client closes; the server's acknowledgement of the FIN is no byte.
+  s.send_client(s.client().seq(s.client_isn + 14).ack(s.server_isn + 13).flags(kAck | kFin));
+  s.send_server(s.server().seq(s.server_isn + 13).ack(login_end + 1).flags(kAck));
+
   EXPECT_EQ(slots.server_traffic[0].bytes_in.get(), 13U);
   EXPECT_EQ(slots.server_traffic[0].bytes_out.get(), 12U);
   EXPECT_EQ(slots.server_traffic[1].bytes_in.get(), 0U);
