@@ -303,9 +303,10 @@ class MetricsCollector final : public prometheus::Collectable {
                                     "Total number of client connections the listener took.");
     MetricFamily& in =
         f.counter("haproxy_frontend_bytes_in_total",
-                  "Total TCP payload bytes received from clients and forwarded to servers.");
-    MetricFamily& out = f.counter("haproxy_frontend_bytes_out_total",
-                                  "Total TCP payload bytes forwarded from servers to clients.");
+                  "Total TCP payload bytes from clients to servers, counted as acknowledged.");
+    MetricFamily& out =
+        f.counter("haproxy_frontend_bytes_out_total",
+                  "Total TCP payload bytes from servers to clients, counted as acknowledged.");
     MetricFamily& status =
         f.gauge("haproxy_frontend_status",
                 "Current state of the listener, one series per state: 1 for the current one.");
@@ -336,12 +337,12 @@ class MetricsCollector final : public prometheus::Collectable {
     MetricFamily& total =
         f.counter("haproxy_backend_sessions_total",
                   "Total number of connections the listener sent to its servers.");
-    MetricFamily& in =
-        f.counter("haproxy_backend_bytes_in_total",
-                  "Total TCP payload bytes forwarded from clients to the listener's servers.");
-    MetricFamily& out =
-        f.counter("haproxy_backend_bytes_out_total",
-                  "Total TCP payload bytes forwarded from the listener's servers to clients.");
+    MetricFamily& in = f.counter(
+        "haproxy_backend_bytes_in_total",
+        "Total TCP payload bytes from clients to the listener's servers, counted as acknowledged.");
+    MetricFamily& out = f.counter(
+        "haproxy_backend_bytes_out_total",
+        "Total TCP payload bytes from the listener's servers to clients, counted as acknowledged.");
     MetricFamily& errors =
         f.counter("haproxy_backend_connection_errors_total",
                   "Total number of failed connection attempts to the listener's servers (refused, "
@@ -414,10 +415,12 @@ class MetricsCollector final : public prometheus::Collectable {
         f.gauge("haproxy_server_current_sessions", "Number of connections open now to the server.");
     MetricFamily& total = f.counter("haproxy_server_sessions_total",
                                     "Total number of connections sent to the server.");
-    MetricFamily& in = f.counter("haproxy_server_bytes_in_total",
-                                 "Total TCP payload bytes forwarded from clients to the server.");
-    MetricFamily& out = f.counter("haproxy_server_bytes_out_total",
-                                  "Total TCP payload bytes forwarded from the server to clients.");
+    MetricFamily& in =
+        f.counter("haproxy_server_bytes_in_total",
+                  "Total TCP payload bytes from clients to the server, counted as acknowledged.");
+    MetricFamily& out =
+        f.counter("haproxy_server_bytes_out_total",
+                  "Total TCP payload bytes from the server to clients, counted as acknowledged.");
     MetricFamily& errors = f.counter("haproxy_server_connection_errors_total",
                                      "Total number of failed connection attempts to the server "
                                      "(refused, timed out, PROXY header never acknowledged).");
