@@ -9,6 +9,8 @@ packages=(
   libdpdk-dev dpdk libboost-program-options-dev libyaml-cpp-dev prometheus-cpp-dev
   libcpp-httplib-dev nlohmann-json3-dev
   libgtest-dev googletest libbenchmark-dev valgrind
+  # the libFuzzer targets (scripts/fuzz.sh): clang 14 and its fuzzer and sanitizer runtimes
+  clang libclang-rt-14-dev
   # lab and end-to-end tests
   iproute2 ethtool nftables procps psmisc python3 socat netcat-openbsd tcpdump curl
   # admin: Prometheus (promtool, a real scraper), etcd, a headless browser for the status page

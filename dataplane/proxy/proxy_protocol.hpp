@@ -80,7 +80,8 @@ struct DecodeResult {
   bool crc32c_verified = false;  // a CRC32C TLV was present and matched
   size_t consumed = 0;           // header bytes to strip; set only with kOk
   Addresses addresses{};
-  // PP2_TYPE_UNIQUE_ID value, pointing into the decoded buffer; nullptr when absent.
+  // PP2_TYPE_UNIQUE_ID value, pointing into the decoded buffer; nullptr when absent. An empty
+  // TLV (length 0, which the spec's "up to 128 bytes" allows) gives a pointer and length 0.
   const uint8_t* unique_id = nullptr;
   size_t unique_id_len = 0;
 
