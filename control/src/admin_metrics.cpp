@@ -105,7 +105,7 @@ void put(MetricFamily& f, Labels labels, double value) {
 }
 
 double at(const std::vector<std::uint64_t>& v, std::size_t i) {
-  return i < v.size() ? static_cast<double>(v[i]) : 0.0;
+  return static_cast<double>(slot_count(v, i));
 }
 
 // HAProxy's integer seconds (its stats count whole seconds).

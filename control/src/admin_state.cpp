@@ -12,17 +12,12 @@
 #include <cstring>
 #include <nlohmann/json.hpp>
 
-#include "admin_sample_fields.hpp"
 #include "postern/control/admin_pages.hpp"
 
 namespace postern::control::admin {
 namespace {
 
 using Json = nlohmann::ordered_json;
-
-std::uint64_t at(const std::vector<std::uint64_t>& v, std::size_t i) {
-  return i < v.size() ? v[i] : 0;
-}
 
 // The engine's clock as Unix seconds; a server that never changed state changed when Postern
 // started, as HAProxy's lastchg counts from its start.
@@ -46,13 +41,12 @@ Json server_json(const AdminView& view, const ServerView& s, const Sample* sampl
   j["backup"] = s.backup;
   j["last_change"] = last_change_unix_s(view, s);
   if (sample != nullptr) {
-    j["active"] = at(sample->server_active, s.slot);
-    j["total"] = at(sample->server_total, s.slot);
-    const auto in = fields::server_bytes_in(*sample, s.slot);
-    const auto out = fields::server_bytes_out(*sample, s.slot);
-    if (in && out) {
-      j["bytes_in"] = *in;
-      j["bytes_out"] = *out;
+    j["active"] = slot_count(sample->server_active, s.slot);
+    j["total"] = slot_count(sample->server_total, s.slot);
+    // Left out of a sample that does not count bytes (a sample built without them).
+    if (s.slot < sample->server_bytes_in.size() && s.slot < sample->server_bytes_out.size()) {
+      j["bytes_in"] = sample->server_bytes_in[s.slot];
+      j["bytes_out"] = sample->server_bytes_out[s.slot];
     }
   }
   if (s.health.checked) {
@@ -97,7 +91,7 @@ Json document(const AdminView& view, const Sample* sample) {
       const ServerView& s = view.servers[slot];
       up += std::strcmp(state_word(s), "UP") == 0 ? 1 : 0;
       if (sample != nullptr) {
-        total += at(sample->server_total, slot);
+        total += slot_count(sample->server_total, slot);
       }
       servers.push_back(server_json(view, s, sample));
     }
@@ -105,7 +99,7 @@ Json document(const AdminView& view, const Sample* sample) {
     lj["state"] = up > 0 ? "UP" : "DOWN";
     lj["servers_up"] = up;
     if (sample != nullptr) {
-      lj["active"] = at(sample->listener_active, l.slot);
+      lj["active"] = slot_count(sample->listener_active, l.slot);
       lj["total"] = total;
     }
     lj["servers"] = std::move(servers);
@@ -122,8 +116,8 @@ Json document(const AdminView& view, const Sample* sample) {
   for (const ServerView& s : view.servers) {
     Json j;
     j["name"] = s.name;
-    j["active"] = at(sample->server_active, s.slot);
-    j["total"] = at(sample->server_total, s.slot);
+    j["active"] = slot_count(sample->server_active, s.slot);
+    j["total"] = slot_count(sample->server_total, s.slot);
     if (s.retired) {
       j["retired"] = true;
     } else {
@@ -163,9 +157,7 @@ Json document(const AdminView& view, const Sample* sample) {
                           {"tx_bytes", w.tx_bytes},
                           {"drops", dropped},
                           {"active_flows", w.active_flows}});
-    if (const auto busy = fields::busy_ppm(w)) {
-      per_worker.back()["busy_ratio"] = static_cast<double>(*busy) / 1e6;
-    }
+    per_worker.back()["busy_ratio"] = static_cast<double>(w.busy_ppm) / 1e6;
   }
   doc["per_worker"] = std::move(per_worker);
   return doc;

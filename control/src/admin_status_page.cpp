@@ -6,7 +6,6 @@
 #include <cstdio>
 #include <ctime>
 
-#include "admin_sample_fields.hpp"
 #include "postern/control/admin_pages.hpp"
 #include "postern/control/admin_state.hpp"
 
@@ -105,10 +104,6 @@ std::string utc(std::int64_t unix_s) {
   return text;
 }
 
-std::uint64_t at(const std::vector<std::uint64_t>& v, std::size_t i) {
-  return i < v.size() ? v[i] : 0;
-}
-
 // The row's class: HAProxy's stats page names and colours (active_up, backup_going_down,
 // maintain, ...), so an operator reads the same colours and a user style written for HAProxy's
 // page still applies.
@@ -196,10 +191,7 @@ a{color:#1f5fbf}
 )";
 
 void worker_table(std::string& h, const Sample& sample) {
-  bool busy = false;
-  for (const dataplane::WorkerCounters& w : sample.per_worker) {
-    busy = busy || fields::busy_ppm(w).has_value();
-  }
+  const bool busy = !sample.per_worker.empty();
   h += "<h2>Workers</h2>\n<table class=\"workers\">\n<tr><th>worker</th><th>RX packets</th>"
        "<th>TX packets</th><th>RX bytes</th><th>TX bytes</th><th>drops</th><th>flows</th>";
   if (busy) {
@@ -218,10 +210,8 @@ void worker_table(std::string& h, const Sample& sample) {
          "</td><td class=\"n" + (dropped != 0 ? " drops" : "") + "\">" + count(dropped) +
          "</td><td class=\"n\">" + count(w.active_flows) + "</td>";
     if (busy) {
-      char pct[16] = "-";
-      if (const auto ppm = fields::busy_ppm(w)) {
-        std::snprintf(pct, sizeof pct, "%.1f %%", static_cast<double>(*ppm) / 1e4);
-      }
+      char pct[16];
+      std::snprintf(pct, sizeof pct, "%.1f %%", static_cast<double>(w.busy_ppm) / 1e4);
       h += std::string("<td class=\"n\">") + pct + "</td>";
     }
     h += "</tr>\n";
@@ -231,8 +221,8 @@ void worker_table(std::string& h, const Sample& sample) {
 
 void listener_table(std::string& h, const AdminView& view, const ListenerView& l,
                     const Sample& sample, std::int64_t now_unix) {
-  // Bytes columns only when the dataplane counts them per server.
-  const bool with_bytes = fields::server_bytes_in(sample, 0).has_value();
+  // Bytes columns only when the sample counts them per server.
+  const bool with_bytes = !sample.server_bytes_in.empty();
   std::string binds;
   for (const std::string& b : l.binds) {
     binds += (binds.empty() ? "" : ", ") + escape(b);
@@ -258,8 +248,8 @@ void listener_table(std::string& h, const AdminView& view, const ListenerView& l
       continue;
     }
     const ServerView& s = view.servers[slot];
-    const std::uint64_t cur = at(sample.server_active, slot);
-    const std::uint64_t tot = at(sample.server_total, slot);
+    const std::uint64_t cur = slot_count(sample.server_active, slot);
+    const std::uint64_t tot = slot_count(sample.server_total, slot);
     active += cur;
     total += tot;
     if (std::string_view(state_word(s)) == "UP") {
@@ -274,8 +264,8 @@ void listener_table(std::string& h, const AdminView& view, const ListenerView& l
             "</td><td>" + escape(s.address) + ":" + std::to_string(s.port) +
             "</td><td class=\"n\">" + count(cur) + "</td><td class=\"n\">" + count(tot) + "</td>";
     if (with_bytes) {
-      const std::uint64_t bi = fields::server_bytes_in(sample, slot).value_or(0);
-      const std::uint64_t bo = fields::server_bytes_out(sample, slot).value_or(0);
+      const std::uint64_t bi = slot_count(sample.server_bytes_in, slot);
+      const std::uint64_t bo = slot_count(sample.server_bytes_out, slot);
       in += bi;
       out += bo;
       rows += "<td class=\"n\">" + bytes(bi) + "</td><td class=\"n\">" + bytes(bo) + "</td>";
@@ -293,8 +283,9 @@ void listener_table(std::string& h, const AdminView& view, const ListenerView& l
 
   const std::string empty_bytes = with_bytes ? "<td></td><td></td>" : "";
   h += "<tr class=\"frontend\"><td>Frontend</td><td>" + binds + "</td><td class=\"n\">" +
-       count(at(sample.listener_active, l.slot)) + "</td><td class=\"n\">" +
-       count(fields::listener_total(sample, l.slot).value_or(total)) + "</td>" + empty_bytes +
+       count(slot_count(sample.listener_active, l.slot)) + "</td><td class=\"n\">" +
+       count(l.slot < sample.listener_total.size() ? sample.listener_total[l.slot] : total) +
+       "</td>" + empty_bytes +
        "<td class=\"st open\">OPEN</td><td></td><td></td><td></td><td></td><td></td><td></td>"
        "</tr>\n";
   h += rows;

@@ -236,10 +236,6 @@ std::uint64_t average_ms(std::uint64_t sum_ms, std::uint64_t count) {
   return count == 0 ? 0 : (sum_ms + count / 2) / count;
 }
 
-std::uint64_t at(const std::vector<std::uint64_t>& v, std::size_t i) {
-  return i < v.size() ? v[i] : 0;
-}
-
 }  // namespace
 
 Names names_of(const config::Config& cfg) {
@@ -278,15 +274,15 @@ std::string show_stat(const Context& c) {
     std::uint64_t connect_ms = 0;
     std::uint64_t attempts = 0;
     for (const auto s : l.servers) {
-      attempts += at(c.sample.server_attempts, s);
-      total += at(c.sample.server_total, s);
-      bytes_in += at(c.sample.server_bytes_in, s);
-      bytes_out += at(c.sample.server_bytes_out, s);
-      errors += at(c.sample.server_errors, s);
-      connects += at(c.sample.server_connects, s);
-      connect_ms += at(c.sample.server_connect_ms, s);
+      attempts += admin::slot_count(c.sample.server_attempts, s);
+      total += admin::slot_count(c.sample.server_total, s);
+      bytes_in += admin::slot_count(c.sample.server_bytes_in, s);
+      bytes_out += admin::slot_count(c.sample.server_bytes_out, s);
+      errors += admin::slot_count(c.sample.server_errors, s);
+      connects += admin::slot_count(c.sample.server_connects, s);
+      connect_ms += admin::slot_count(c.sample.server_connect_ms, s);
     }
-    const std::uint64_t current = at(c.sample.listener_active, l.slot);
+    const std::uint64_t current = admin::slot_count(c.sample.listener_active, l.slot);
 
     Row fe;
     fe.zero({"scur",
@@ -353,8 +349,8 @@ std::string show_stat(const Context& c) {
       }
       const admin::ServerView& s = v.servers[slot];
       const health::ServerHealth& h = s.health;
-      const std::uint64_t cur = at(c.sample.server_active, slot);
-      const std::uint64_t tot = at(c.sample.server_total, slot);
+      const std::uint64_t cur = admin::slot_count(c.sample.server_active, slot);
+      const std::uint64_t tot = admin::slot_count(c.sample.server_total, slot);
       Row r;
       r.zero({"qcur",
               "qmax",
@@ -399,12 +395,12 @@ std::string show_stat(const Context& c) {
       r.set("smax", cur);
       r.set("stot", tot);
       r.set("lbtot", tot);
-      r.set("connect", at(c.sample.server_attempts, slot));
-      r.set("bin", at(c.sample.server_bytes_in, slot));
-      r.set("bout", at(c.sample.server_bytes_out, slot));
-      r.set("econ", at(c.sample.server_errors, slot));
-      r.set("ctime",
-            average_ms(at(c.sample.server_connect_ms, slot), at(c.sample.server_connects, slot)));
+      r.set("connect", admin::slot_count(c.sample.server_attempts, slot));
+      r.set("bin", admin::slot_count(c.sample.server_bytes_in, slot));
+      r.set("bout", admin::slot_count(c.sample.server_bytes_out, slot));
+      r.set("econ", admin::slot_count(c.sample.server_errors, slot));
+      r.set("ctime", average_ms(admin::slot_count(c.sample.server_connect_ms, slot),
+                                admin::slot_count(c.sample.server_connects, slot)));
       r.set("status", health::status_text(h));
       r.set("weight", admin::weight_now(s));
       r.set("act", s.backup ? 0 : 1);

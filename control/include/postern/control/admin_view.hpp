@@ -163,6 +163,12 @@ void subtract_bases(Sample& s, const Sample& bases);
 
 Sample sample(const dataplane::Runtime& rt, std::size_t listeners, std::size_t servers);
 
+// One slot's count in one of a Sample's per-slot vectors; 0 for a slot it does not cover (a
+// sample taken before a reload added the slot, or built without that count).
+inline std::uint64_t slot_count(const std::vector<std::uint64_t>& v, std::size_t slot) {
+  return slot < v.size() ? v[slot] : 0;
+}
+
 // What the admin side may read of and do to the running daemon; the daemon implements it on
 // its main thread. `view()` and `sample()` may be called from any thread; the rest only from
 // the main thread (the runtime API is served from its loop).
