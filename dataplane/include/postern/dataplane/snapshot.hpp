@@ -33,6 +33,33 @@ struct ServerSlot {
   bool retired = false;
 };
 
+// How a listener meets SYNs (issue 9): `on` answers every SYN with a SYN cookie and opens the
+// server side only once the client's ACK proves its address; `auto` does so while the worker
+// holds more half-open flows than Defense::syn_proxy_above; `off` forwards every SYN at once.
+enum class SynProxyMode : std::uint8_t { kAuto, kOn, kOff };
+// How a new connection is refused when a resource runs out: a RST, or silence.
+enum class RefuseMode : std::uint8_t { kRst, kDrop };
+
+// Postern's own `defense:` settings: how the dataplane holds up under hostile traffic.
+// Reloadable; a listener may override the SYN proxy mode.
+struct Defense {
+  SynProxyMode syn_proxy = SynProxyMode::kAuto;
+  // `auto` switches a worker's SYN proxy on above this many half-open flows (client SYN seen,
+  // client's handshake ACK not yet), and off once it has seen fewer SYNs than this per second
+  // for ten seconds.
+  std::uint32_t syn_proxy_above = 1024;
+  std::uint16_t syn_proxy_mss = 1460;  // the MSS the SYN proxy announces to clients
+  // Half-open flows one client address may hold in a worker (0: no limit).
+  std::uint32_t half_open_per_source = 64;
+  // A flow whose client has not completed its handshake this long after its SYN is dropped
+  // (independent of `timeout connect`, which is about the server).
+  std::uint32_t half_open_timeout_ms = 5000;
+  RefuseMode refuse = RefuseMode::kRst;
+  // New connections are refused while fewer than this share (percent) of the mbuf pool is
+  // free, so established flows keep the buffers they need.
+  std::uint8_t mbuf_reserve_pct = 10;
+};
+
 struct ListenerSlot {
   std::string name;
   std::vector<std::uint16_t> servers;  // indices into Snapshot::servers, in file order
@@ -44,6 +71,8 @@ struct ListenerSlot {
   std::uint32_t timeout_server_ms = 50000;
   // Half-closed flows (one FIN seen): `timeout client-fin` / `server-fin`, else short.
   std::uint32_t timeout_fin_ms = 30000;
+  // The listener's own `syn_proxy`, else Defense::syn_proxy.
+  SynProxyMode syn_proxy = SynProxyMode::kAuto;
 };
 
 struct BindEntry {
@@ -69,6 +98,7 @@ struct ServerLive {
 struct Snapshot {
   std::uint32_t generation = 0;
   std::uint32_t global_maxconn = 0;  // 0: unlimited
+  Defense defense;
   std::vector<ListenerSlot> listeners;
   std::vector<ServerSlot> servers;
   std::vector<BindEntry> binds;  // `bind VIP:PORT`; 0.0.0.0 means every VIP
