@@ -1,6 +1,6 @@
-// Reads Postern's YAML configuration (the haproxy.cfg model plus the `dataplane` and `admin`
-// sections) into the model. Every key is checked against its mapping's table and every error
-// carries the FILE:LINE:COLUMN yaml-cpp's Node::Mark() gives; no yaml-cpp exception escapes.
+// Reads Postern's YAML configuration (the haproxy.cfg model plus the `dataplane`, `admin` and
+// `defense` sections) into the model. Every key is checked against its mapping's table and every
+// error carries the FILE:LINE:COLUMN yaml-cpp's Node::Mark() gives; no yaml-cpp exception escapes.
 #include <yaml-cpp/eventhandler.h>
 #include <yaml-cpp/yaml.h>
 
@@ -8,6 +8,7 @@
 #include <sstream>
 #include <utility>
 
+#include "defense_words.hpp"
 #include "health_check.hpp"
 #include "host_port.hpp"
 #include "postern/config/load.hpp"
@@ -938,6 +939,27 @@ void listener_server_state_file_name(Reader& r, const YAML::Node& v, ListenerDra
   }
 }
 
+// A SYN proxy mode: `auto`, `on` or `off`. YAML 1.1 readers take bare on/off for booleans;
+// yaml-cpp keeps the scalar's text, so both spellings read here.
+std::optional<SynProxy> syn_proxy_mode(Reader& r, const YAML::Node& v) {
+  auto s = r.string(v, "syn_proxy");
+  if (!s) {
+    return std::nullopt;
+  }
+  if (auto mode = find_word(kSynProxyWords, *s)) {
+    return mode;
+  }
+  r.error(v, "'syn_proxy' expects 'auto', 'on' or 'off'",
+          did_you_mean(*s, word_names(kSynProxyWords)));
+  return std::nullopt;
+}
+
+void listener_syn_proxy(Reader& r, const YAML::Node& v, ListenerDraft& d) {
+  if (auto mode = syn_proxy_mode(r, v)) {
+    d.listener.syn_proxy = *mode;
+  }
+}
+
 // Rows in processing order: binds before servers (a portless server takes the bind port) and
 // default_server before servers.
 constexpr KeyRow<ListenerDraft> kListenerRows[] = {
@@ -956,6 +978,7 @@ constexpr KeyRow<ListenerDraft> kListenerRows[] = {
     {"backend", listener_backend, kInItem},
     {"load_server_state", listener_load_server_state},
     {"server_state_file_name", listener_server_state_file_name, kInItem},
+    {"syn_proxy", listener_syn_proxy},
     {"default_server", listener_default_server},
     {"servers", listener_servers, kInItem},
 };
@@ -1355,6 +1378,105 @@ constexpr KeyRow<Admin> kAdminRows[] = {
      }},
 };
 
+// `defense:` (issue 9). Each value is checked against its range here, where its line is known.
+std::optional<std::uint32_t> defense_count(Reader& r, const YAML::Node& v, std::uint64_t min,
+                                           std::uint64_t max) {
+  auto n = r.unsigned_value(v, r.key(), UINT32_MAX);
+  if (!n) {
+    return std::nullopt;
+  }
+  if (*n < min || *n > max) {
+    r.error(v, quoted(r.key()) + " must be between " + std::to_string(min) + " and " +
+                   std::to_string(max) + ", not " + std::to_string(*n));
+    return std::nullopt;
+  }
+  return static_cast<std::uint32_t>(*n);
+}
+
+constexpr KeyRow<Defense> kDefenseRows[] = {
+    {"syn_proxy",
+     [](Reader& r, const YAML::Node& v, Defense& d) {
+       if (auto mode = syn_proxy_mode(r, v)) {
+         d.syn_proxy = *mode;
+       }
+     }},
+    {"syn_proxy_above",
+     [](Reader& r, const YAML::Node& v, Defense& d) {
+       if (auto n = defense_count(r, v, 1, UINT32_MAX)) {
+         d.syn_proxy_above = *n;
+       }
+     }},
+    {"syn_proxy_mss",
+     [](Reader& r, const YAML::Node& v, Defense& d) {
+       if (auto n = defense_count(r, v, kSynProxyMssMin, kSynProxyMssMax)) {
+         d.syn_proxy_mss = *n;
+       }
+     }},
+    {"half_open_per_source",
+     [](Reader& r, const YAML::Node& v, Defense& d) {
+       if (auto n = defense_count(r, v, 0, UINT32_MAX)) {
+         d.half_open_per_source = *n;
+       }
+     }},
+    {"half_open_timeout",
+     [](Reader& r, const YAML::Node& v, Defense& d) {
+       auto t = r.duration(v, "half_open_timeout");
+       if (!t) {
+         return;
+       }
+       if (*t < kHalfOpenTimeoutMin || *t > kHalfOpenTimeoutMax) {
+         r.error(v, "'half_open_timeout' must be between " + format_duration(kHalfOpenTimeoutMin) +
+                        " and " + format_duration(kHalfOpenTimeoutMax) + ", not " +
+                        format_duration(*t));
+         return;
+       }
+       d.half_open_timeout = *t;
+     }},
+    {"refuse",
+     [](Reader& r, const YAML::Node& v, Defense& d) {
+       auto s = r.string(v, "refuse");
+       if (!s) {
+         return;
+       }
+       if (auto mode = find_word(kRefuseWords, *s)) {
+         d.refuse = *mode;
+         return;
+       }
+       r.error(v, "'refuse' expects 'rst' or 'drop'", did_you_mean(*s, word_names(kRefuseWords)));
+     }},
+    {"mbuf_reserve",
+     [](Reader& r, const YAML::Node& v, Defense& d) {
+       // A percentage, written bare (10) or with its sign ("10%").
+       auto s = r.string(v, "mbuf_reserve");
+       if (!s) {
+         return;
+       }
+       std::string_view text = *s;
+       if (!text.empty() && text.back() == '%') {
+         text.remove_suffix(1);
+       }
+       auto n = parse_unsigned(text, UINT32_MAX);
+       if (!n.value) {
+         r.error(v, "'mbuf_reserve': " + n.error, "write a percent of the mbuf pool, such as 10");
+         return;
+       }
+       if (*n.value > kMbufReserveMax) {
+         r.error(v, "'mbuf_reserve' must be between 0 and " + std::to_string(kMbufReserveMax) +
+                        " (percent of the mbuf pool), not " + std::to_string(*n.value));
+         return;
+       }
+       d.mbuf_reserve = static_cast<std::uint32_t>(*n.value);
+     }},
+};
+
+void document_defense(Reader& r, const YAML::Node& v, Document& doc) {
+  Defense defense;
+  defense.origin = r.origin(v);
+  if (read_map(r, v, "'defense'", kDefenseRows, defense)) {
+    doc.config.defense = std::move(defense);
+  }
+}
+
 void document_global(Reader& r, const YAML::Node& v, Document& doc) {
   doc.config.global.origin = r.origin(v);
   read_map(r, v, "'global'", kGlobalRows, doc.config.global);
@@ -1403,7 +1525,7 @@ void document_admin(Reader& r, const YAML::Node& v, Document& doc) {
 constexpr KeyRow<Document> kDocumentRows[] = {
     {"global", document_global},       {"defaults", document_defaults},
     {"listeners", document_listeners}, {"dataplane", document_dataplane},
-    {"admin", document_admin},
+    {"admin", document_admin},         {"defense", document_defense},
 };
 
 // Counts a stream's documents without building them. yaml-cpp 0.7's LoadAll() never returns on a
@@ -1534,6 +1656,14 @@ void merge(Config&& from, Config& into, Diagnostics& diags) {
                     "this 'admin' section replaces the one at " + where(into.admin->origin));
     }
     into.admin = std::move(from.admin);
+  }
+  if (from.defense) {
+    if (into.defense) {
+      const Origin& o = from.defense->origin;
+      diags.warning(o.file, o.line, o.column,
+                    "this 'defense' section replaces the one at " + where(into.defense->origin));
+    }
+    into.defense = std::move(from.defense);
   }
 }
 

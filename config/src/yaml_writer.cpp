@@ -6,6 +6,7 @@
 #include <cctype>
 #include <cstdio>
 
+#include "defense_words.hpp"
 #include "health_check.hpp"
 #include "postern/config/load.hpp"
 #include "text.hpp"
@@ -310,6 +311,9 @@ void emit_listener(YAML::Emitter& out, const Listener& listener) {
   if (!listener.server_state_file_name.empty()) {
     emit_key_string(out, "server_state_file_name", listener.server_state_file_name);
   }
+  if (listener.syn_proxy) {
+    emit_key_string(out, "syn_proxy", std::string(word_name(kSynProxyWords, *listener.syn_proxy)));
+  }
   out << YAML::Key << "servers" << YAML::Value << YAML::BeginSeq;
   for (const Server& server : listener.servers) {
     emit_server(out, server);
@@ -389,6 +393,19 @@ void emit_admin(YAML::Emitter& out, const Admin& admin) {
   out << YAML::EndMap;
 }
 
+// Every key, defaults included: the section is short and the dump says what runs.
+void emit_defense(YAML::Emitter& out, const Defense& defense) {
+  out << YAML::Key << "defense" << YAML::Value << YAML::BeginMap;
+  emit_key_string(out, "syn_proxy", std::string(word_name(kSynProxyWords, defense.syn_proxy)));
+  emit_key(out, "syn_proxy_above", defense.syn_proxy_above);
+  emit_key(out, "syn_proxy_mss", defense.syn_proxy_mss);
+  emit_key(out, "half_open_per_source", defense.half_open_per_source);
+  emit_duration(out, "half_open_timeout", defense.half_open_timeout);
+  emit_key(out, "refuse", std::string(word_name(kRefuseWords, defense.refuse)));
+  emit_key(out, "mbuf_reserve", defense.mbuf_reserve);
+  out << YAML::EndMap;
+}
+
 }  // namespace
 
 std::string to_yaml(const Config& config) {
@@ -443,6 +460,9 @@ std::string to_yaml(const Config& config) {
   }
   if (config.admin) {
     emit_admin(out, *config.admin);
+  }
+  if (config.defense) {
+    emit_defense(out, *config.defense);
   }
   out << YAML::EndMap;
   return std::string(out.c_str()) + "\n";

@@ -172,6 +172,11 @@ enum class Balance : std::uint8_t { kRoundRobin, kStaticRoundRobin };
 // (HAProxy's PR_SRV_STATE_FILE_*): nowhere, the global `server-state-file`, or a file of its own.
 enum class ServerStateLoad : std::uint8_t { kNone, kGlobal, kLocal };
 
+// How SYNs are met (issue 9): `on` answers each with a SYN cookie and opens the server side only
+// once the client's ACK proves its address; `auto` does so while a worker holds more half-open
+// flows than `defense.syn_proxy_above`; `off` forwards every SYN at once.
+enum class SynProxy : std::uint8_t { kAuto, kOn, kOff };
+
 // A `listen` section, or a `frontend` folded together with its `default_backend`.
 struct Listener {
   std::string name;
@@ -197,6 +202,7 @@ struct Listener {
   std::string backend;
   ServerStateLoad load_server_state = ServerStateLoad::kNone;
   std::string server_state_file_name;  // `server-state-file-name`; empty: the backend's name
+  std::optional<SynProxy> syn_proxy;   // YAML `syn_proxy`; unset: `defense.syn_proxy`
   Origin origin;
   friend bool operator==(const Listener&, const Listener&) = default;
 };
@@ -251,11 +257,29 @@ struct Admin {
   friend bool operator==(const Admin&, const Admin&) = default;
 };
 
+// How a new connection is refused when a resource runs out: a RST, or silence.
+enum class Refuse : std::uint8_t { kRst, kDrop };
+
+// Postern's own `defense:` YAML section: how the dataplane holds up under hostile traffic
+// (issue 9). Reloadable; haproxy.cfg has no counterpart. The ranges are the loader's.
+struct Defense {
+  SynProxy syn_proxy = SynProxy::kAuto;
+  std::uint32_t syn_proxy_above = 1024;     // half-open flows per worker; >= 1
+  std::uint32_t syn_proxy_mss = 1460;       // 536..9000
+  std::uint32_t half_open_per_source = 64;  // 0: no limit
+  Millis half_open_timeout = 5000;          // 1s..60s
+  Refuse refuse = Refuse::kRst;
+  std::uint32_t mbuf_reserve = 10;  // percent of the mbuf pool, 0..50
+  Origin origin;
+  friend bool operator==(const Defense&, const Defense&) = default;
+};
+
 struct Config {
   Global global;
   std::vector<Listener> listeners;
   std::optional<Dataplane> dataplane;
   std::optional<Admin> admin;
+  std::optional<Defense> defense;
   friend bool operator==(const Config&, const Config&) = default;
 };
 
