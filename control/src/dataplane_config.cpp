@@ -22,6 +22,34 @@ constexpr std::uint32_t kDefaultIdleMs = 300000;
 // neither `timeout client-fin` nor `timeout server-fin`.
 constexpr std::uint32_t kDefaultFinMs = 30000;
 
+dataplane::SynProxyMode syn_proxy_mode(config::SynProxy mode) {
+  switch (mode) {
+    case config::SynProxy::kOn:
+      return dataplane::SynProxyMode::kOn;
+    case config::SynProxy::kOff:
+      return dataplane::SynProxyMode::kOff;
+    case config::SynProxy::kAuto:
+      break;
+  }
+  return dataplane::SynProxyMode::kAuto;
+}
+
+// `defense:`, or its defaults when no file has the section (the model's defaults are the
+// snapshot's).
+dataplane::Defense compile_defense(const std::optional<config::Defense>& given) {
+  const config::Defense d = given.value_or(config::Defense{});
+  dataplane::Defense out;
+  out.syn_proxy = syn_proxy_mode(d.syn_proxy);
+  out.syn_proxy_above = d.syn_proxy_above;
+  out.syn_proxy_mss = static_cast<std::uint16_t>(d.syn_proxy_mss);
+  out.half_open_per_source = d.half_open_per_source;
+  out.half_open_timeout_ms = static_cast<std::uint32_t>(d.half_open_timeout);
+  out.refuse = d.refuse == config::Refuse::kDrop ? dataplane::RefuseMode::kDrop
+                                                 : dataplane::RefuseMode::kRst;
+  out.mbuf_reserve_pct = static_cast<std::uint8_t>(d.mbuf_reserve);
+  return out;
+}
+
 std::uint32_t ipv4_be(const config::IpAddress& a) {
   std::uint32_t v;
   std::memcpy(&v, a.bytes.data(), 4);
@@ -97,6 +125,7 @@ std::unique_ptr<dataplane::Snapshot> build_snapshot(
   auto snap = std::make_unique<dataplane::Snapshot>();
   snap->generation = generation;
   snap->global_maxconn = cfg.global.maxconn.value_or(0);
+  snap->defense = compile_defense(cfg.defense);
   if (cfg.dataplane) {
     for (const auto& v : cfg.dataplane->vips) {
       if (require_v4(v, cfg.dataplane->origin, "VIP", diags)) {
@@ -184,6 +213,7 @@ std::unique_ptr<dataplane::Snapshot> build_snapshot(
             : (l.timeouts.client_fin ? l.timeouts.client_fin : l.timeouts.server_fin);
     ls.timeout_fin_ms =
         std::min(ms(fin, kDefaultFinMs), std::max(ls.timeout_client_ms, ls.timeout_server_ms));
+    ls.syn_proxy = l.syn_proxy ? syn_proxy_mode(*l.syn_proxy) : snap->defense.syn_proxy;
     const std::uint16_t listener_index = *listener_slot;
     for (const auto& b : l.binds) {
       if (!require_v4(b.endpoint.address, b.origin, "bind address", diags)) {
