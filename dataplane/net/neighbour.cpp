@@ -53,6 +53,19 @@ const rte_ether_addr* NeighbourCache::lookup(std::uint32_t ip) const noexcept {
   return &e->mac;
 }
 
+bool NeighbourCache::queue_full(std::uint32_t ip) const noexcept {
+  if (const Entry* e = find(ip)) {
+    return !e->has_mac && e->pending_count == kPendingPerEntry;
+  }
+  const std::uint32_t h = home(ip);
+  for (std::uint32_t i = 0; i < kWindow; ++i) {
+    if (entries_[(h + i) % kEntries].state == State::kFree) {
+      return false;
+    }
+  }
+  return true;
+}
+
 bool NeighbourCache::resolve(std::uint32_t ip, std::uint8_t port_id,
                              std::uint64_t now_ms) noexcept {
   if (find(ip) != nullptr) {

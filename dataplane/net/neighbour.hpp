@@ -63,6 +63,11 @@ class NeighbourCache {
   QueueResult enqueue(std::uint32_t ip, std::uint8_t port_id, rte_mbuf* m,
                       std::uint64_t now_ms) noexcept;
 
+  // True when a frame for `ip` could neither go out (no MAC) nor wait (its queue is full, or
+  // no entry is free to hold it): new connections towards it are refused before any state is
+  // made for them.
+  bool queue_full(std::uint32_t ip) const noexcept;
+
   // Starts resolving `ip` (egress `port_id`) before any frame needs it, as Postern does for
   // every server when a configuration is taken up. True: the caller must send an ARP request
   // now (the entry is new); false: known, being resolved already, or no room.

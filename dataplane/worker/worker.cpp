@@ -589,16 +589,17 @@ void Worker::new_connection(rte_mbuf* m, FrameView& v, const BindEntry& bind) no
   const std::uint32_t workers = settings_.workers;
   if ((s.global_maxconn != 0 && active_ * workers >= s.global_maxconn) ||
       (l.maxconn != 0 && slots_->listener_active[bind.listener].get() * workers >= l.maxconn)) {
-    counters_.drop(DropReason::kMaxconn);
-    reply_rst(m, v);
+    refuse(m, v, DropReason::kMaxconn);
     return;
   }
   const std::uint16_t server = balancer_.pick(s, bind.listener, kNoServer,
                                               [&](std::uint16_t sv) { return server_full(s, sv); });
   if (server == kNoServer) {
-    counters_.drop(DropReason::kNoServer);
     log_refused(v, bind.listener, EndCause::kServerAbort);
-    reply_rst(m, v);
+    refuse(m, v, DropReason::kNoServer);
+    return;
+  }
+  if (refused_for_resources(m, v, bind.listener, server)) {
     return;
   }
   std::uint32_t src_index = 0;
@@ -609,17 +610,15 @@ void Worker::new_connection(rte_mbuf* m, FrameView& v, const BindEntry& bind) no
     lport = ports_[src_index].take();
   }
   if (lport == 0) {
-    counters_.drop(DropReason::kPortsExhausted);
     log_refused(v, bind.listener, EndCause::kResource);
-    reply_rst(m, v);
+    refuse(m, v, DropReason::kPortsExhausted);
     return;
   }
   const std::uint32_t fi = flows_.allocate();
   if (fi == kNoIndex) {
     ports_[src_index].give_back(lport);
-    counters_.drop(DropReason::kFlowTableFull);
     log_refused(v, bind.listener, EndCause::kResource);
-    reply_rst(m, v);
+    refuse(m, v, DropReason::kFlowTableFull);
     return;
   }
   Flow& f = flows_.at(fi);
@@ -666,8 +665,7 @@ void Worker::new_connection(rte_mbuf* m, FrameView& v, const BindEntry& bind) no
     // Only a reused local port could collide; refuse rather than corrupt another flow.
     flows_.release(fi);
     ports_[src_index].give_back(lport);
-    counters_.drop(DropReason::kPortsExhausted);
-    reply_rst(m, v);
+    refuse(m, v, DropReason::kPortsExhausted);
     return;
   }
   ++active_;

@@ -142,6 +142,12 @@ class alignas(64) Worker {
   void put_record(const SessionRecord& r) noexcept;
   void give_back_header_buffer(Flow& f) noexcept;
   void hand_over(rte_mbuf* m, std::uint32_t owner) noexcept;
+  // Exhaustion (worker/exhaustion.cpp): every refusal of a new connection, a RST or silence
+  // per `defense.refuse`; and the resource checks made before a flow is created for one.
+  void refuse(rte_mbuf* m, FrameView& v, DropReason reason) noexcept;
+  bool refused_for_resources(rte_mbuf* m, FrameView& v, std::uint16_t listener,
+                             std::uint16_t server) noexcept;
+  bool mbuf_reserve_reached() noexcept;
 
   // Output.
   void send(std::uint16_t port, rte_mbuf* m) noexcept;
@@ -195,6 +201,10 @@ class alignas(64) Worker {
   std::uint32_t shutdowns_pending_ = 0;
   std::uint32_t shutdown_cursor_ = 0;
   WorkerCounters counters_;
+  // The pool's free count, sampled at most once per millisecond of the worker's clock:
+  // rte_mempool_avail_count walks every lcore's cache.
+  std::uint64_t mbuf_sample_ms_ = UINT64_MAX;
+  bool mbuf_low_ = false;
   std::uint64_t tsc_hz_;
   std::uint64_t turn_tsc_ = 0;     // when the current loop turn began
   std::uint64_t window_tsc_ = 0;   // when the current busy_ppm second began

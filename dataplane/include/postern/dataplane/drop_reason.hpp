@@ -31,6 +31,7 @@ namespace postern::dataplane {
   X(kNeighbourUnresolved, "neighbour_unresolved")   \
   X(kTxFull, "tx_full")                             \
   X(kMbufExhausted, "mbuf_exhausted")               \
+  X(kMbufReserve, "mbuf_reserve")                   \
   X(kProxyHeaderBad, "proxy_header_malformed")      \
   X(kProxyHeaderTimeout, "proxy_header_timeout")    \
   X(kProxyBufferFull, "proxy_buffers_exhausted")    \
