@@ -141,4 +141,24 @@ TEST(Cli, DirectoryLoadsItsFilesInOrder) {
   EXPECT_NE(r.out.find("connect: 5s"), std::string::npos) << r.out;
 }
 
+// haproxy.cfg has no `defense:`: a YAML file beside it carries the section, which -c checks
+// and --dump-yaml prints.
+TEST(Cli, DefenseBesideAnHaproxyCfgIsCheckedAndDumped) {
+  const std::string cfg = source("examples/palomar-haproxy.cfg");
+  const std::string good =
+      temp_file("defense.yaml", "defense:\n  refuse: drop\n  mbuf_reserve: 20\n");
+  const Outcome dump = run("--dump-yaml -f " + cfg + " -f " + good, false);
+  ASSERT_EQ(dump.exit_code, 0);
+  EXPECT_NE(dump.out.find("defense:\n  syn_proxy: auto\n"), std::string::npos) << dump.out;
+  EXPECT_NE(dump.out.find("  refuse: drop\n  mbuf_reserve: 20\n"), std::string::npos) << dump.out;
+
+  const std::string bad =
+      temp_file("bad-defense.yaml", "defense:\n  refuse: drop\n  mbuf_reserve: 80\n");
+  const Outcome r = run("-c -f " + cfg + " -f " + bad);
+  EXPECT_EQ(r.exit_code, 1);
+  EXPECT_NE(r.out.find("bad-defense.yaml:3:17: error: 'mbuf_reserve' must be between 0 and 50"),
+            std::string::npos)
+      << r.out;
+}
+
 }  // namespace
