@@ -5,20 +5,6 @@
 
 namespace postern::dataplane {
 
-// One place for every refusal of a client's SYN: counted under its reason, then answered
-// with a RST (RFC 9293 3.10.7.1, what a host without the resource does) or, with
-// `defense.refuse: drop`, not at all, so a flood's spoofed sources get no reflected RSTs and
-// a real client's SYN retransmission comes back later, as a full HAProxy frontend that stops
-// accepting leaves the SYN unanswered.
-void Worker::refuse(rte_mbuf* m, FrameView& v, DropReason reason) noexcept {
-  counters_.drop(reason);
-  if (snap_ != nullptr && snap_->defense.refuse == RefuseMode::kDrop) {
-    rte_pktmbuf_free(m);
-    return;
-  }
-  reply_rst(m, v);
-}
-
 // Whether fewer mbufs are free than `defense.mbuf_reserve` percent of the pool. An
 // established flow forwards each segment in the mbuf it arrived in; only segments Postern
 // writes itself (the PROXY header and its retransmissions, RSTs, ARP) take a new one, and

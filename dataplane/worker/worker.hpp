@@ -30,6 +30,9 @@
 #include "postern/dataplane/settings.hpp"
 #include "postern/dataplane/snapshot.hpp"
 #include "proxy/upstream_headers.hpp"
+#include "synproxy/cookie.hpp"
+#include "synproxy/half_open.hpp"
+#include "synproxy/segments.hpp"
 #include "worker/balancer.hpp"
 
 namespace postern::dataplane {
@@ -58,6 +61,8 @@ struct WorkerDeps {
   rte_ring* probe_events = nullptr;
   // Session log records (postern/dataplane/log_record.hpp) out; null: none kept.
   rte_ring* session_log = nullptr;
+  // The SYN cookies' secret, the same for every worker; null: the machine's boot key.
+  const SipKey* cookie_key = nullptr;
 };
 
 class alignas(64) Worker {
@@ -113,6 +118,23 @@ class alignas(64) Worker {
   void ttl_expired(rte_mbuf* m, FrameView& v) noexcept;
   void handle_tcp(rte_mbuf* m, FrameView& v) noexcept;
   void new_connection(rte_mbuf* m, FrameView& v, const BindEntry& bind) noexcept;
+  // Admission, a server, a source port and a flow for a client whose SYN is `syn`: the flow,
+  // inserted and counted, in kSynSent; kNoIndex when refused (then `m` is answered or freed).
+  std::uint32_t open_flow(rte_mbuf* m, FrameView& v, const BindEntry& bind,
+                          const splice::Segment& syn) noexcept;
+  // Refuses a new connection: counts `r`, then a RST or silence as `defense.refuse` says.
+  void refuse(rte_mbuf* m, FrameView& v, DropReason r) noexcept;
+  // SYN proxy (worker/syn_proxy.cpp).
+  bool syn_proxy_on(const ListenerSlot& l) noexcept;
+  bool cookie_may_answer() const noexcept;
+  void answer_with_cookie(rte_mbuf* m, FrameView& v) noexcept;
+  void open_by_cookie(rte_mbuf* m, FrameView& v, const BindEntry& bind) noexcept;
+  void proxy_server_answered(std::uint32_t fi) noexcept;
+  void proxy_complete_handshake(std::uint32_t fi) noexcept;
+  void enter_half_open(Flow& f) noexcept;
+  void leave_half_open(Flow& f) noexcept;
+  void syn_proxy_tick() noexcept;
+  void resend_synacks() noexcept;
   void from_client(rte_mbuf* m, FrameView& v, std::uint32_t fi) noexcept;
   void from_server(rte_mbuf* m, FrameView& v, std::uint32_t fi) noexcept;
   void read_upstream_header(rte_mbuf* m, FrameView& v, std::uint32_t fi) noexcept;
@@ -142,9 +164,8 @@ class alignas(64) Worker {
   void put_record(const SessionRecord& r) noexcept;
   void give_back_header_buffer(Flow& f) noexcept;
   void hand_over(rte_mbuf* m, std::uint32_t owner) noexcept;
-  // Exhaustion (worker/exhaustion.cpp): every refusal of a new connection, a RST or silence
-  // per `defense.refuse`; and the resource checks made before a flow is created for one.
-  void refuse(rte_mbuf* m, FrameView& v, DropReason reason) noexcept;
+  // Exhaustion (worker/exhaustion.cpp): the resource checks made before a flow is created
+  // for a new connection; true when it was refused (through refuse()).
   bool refused_for_resources(rte_mbuf* m, FrameView& v, std::uint16_t listener,
                              std::uint16_t server) noexcept;
   bool mbuf_reserve_reached() noexcept;
@@ -201,6 +222,31 @@ class alignas(64) Worker {
   std::uint32_t shutdowns_pending_ = 0;
   std::uint32_t shutdown_cursor_ = 0;
   WorkerCounters counters_;
+  // SYN proxy and half-open flows.
+  synproxy::Cookies cookies_;
+  std::unique_ptr<synproxy::HalfOpenSources> half_open_sources_;
+  std::uint32_t half_open_ = 0;        // flows with Flow::half_open
+  bool proxy_auto_on_ = false;         // `auto` has switched the SYN proxy on
+  std::uint64_t last_cookie_ms_ = 0;   // when the last cookie went out (0: never)
+  std::uint64_t proxy_second_ms_ = 0;  // start of the current one-second window
+  std::uint32_t cookies_second_ = 0;   // cookies sent in it
+  std::uint32_t valid_second_ = 0;     // and cookies that came back
+  std::uint32_t calm_seconds_ = 0;     // seconds in a row with few unanswered cookies
+  // The last cookies sent, oldest first: one whose client has not come back a second later is
+  // sent once more (its ACK may have been lost, and a mail client waits for the server to
+  // speak). A flood overwrites entries long before they are a second old: no amplification.
+  struct SentCookie {
+    FlowKey key;  // as the client's segments arrive
+    synproxy::SynAck synack;
+    Seq client_isn;
+    rte_ether_addr client_mac;
+    std::uint8_t port = 0;
+    std::uint64_t sent_ms = 0;
+  };
+  static constexpr std::uint32_t kSentCookies = 4096;
+  std::unique_ptr<std::array<SentCookie, kSentCookies>> sent_cookies_;
+  std::uint64_t sent_head_ = 0;  // oldest entry not yet looked at again
+  std::uint64_t sent_tail_ = 0;  // next entry to write
   // The pool's free count, sampled at most once per millisecond of the worker's clock:
   // rte_mempool_avail_count walks every lcore's cache.
   std::uint64_t mbuf_sample_ms_ = UINT64_MAX;

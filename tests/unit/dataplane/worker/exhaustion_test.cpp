@@ -93,6 +93,10 @@ TEST_P(Exhaustion, FullFlowTableRefusesNewSynsAndKeepsTheEstablishedFlow) {
 TEST_P(Exhaustion, SourcePortsUsedUpRefuseNewSynsAndKeepTheEstablishedFlow) {
   WorkerHarness h(65536);
   h.snapshot().defense.refuse = GetParam();
+  // Every SYN forwarded: 60,000 half-open flows would switch an `auto` SYN proxy on.
+  for (auto& l : h.snapshot().listeners) {
+    l.syn_proxy = dataplane::SynProxyMode::kOff;
+  }
   Session s(h);
   s.greet();
   // Every other source port of the one source address, taken by SYNs from another client.
