@@ -296,6 +296,39 @@ TEST_P(Exhaustion, BelowTheMbufReserveNewSynsAreRefusedAndEstablishedFlowsGoOn) 
   EXPECT_EQ(h.worker().flows().size(), 2U);
 }
 
+// With the SYN proxy on, a SYN is answered with a cookie and holds nothing; the server side is
+// opened when the client's ACK proves its address, and that is when the reserve is checked.
+TEST_P(Exhaustion, WithTheSynProxyTheProvenClientsAckMeetsTheMbufReserve) {
+  WorkerHarness h;
+  h.snapshot().defense.refuse = GetParam();
+  for (auto& l : h.snapshot().listeners) {
+    l.syn_proxy = dataplane::SynProxyMode::kOn;
+  }
+  h.resolve_servers();
+  rte_mempool* pool = test_pool();
+  PoolDrain drain(pool->size / 40);
+  h.advance(1);
+  Session s(h);
+  const auto synack = tcp_only(s.send_client(s.client().seq(s.client_isn).flags(kSyn).mss(1460)));
+  ASSERT_EQ(synack.size(), 1U);
+  EXPECT_EQ(synack[0].port, 0);
+  EXPECT_EQ(synack[0].d.flags, kSyn | kAck);
+  const std::uint32_t cookie = synack[0].d.seq;
+  const auto out =
+      tcp_only(s.send_client(s.client().seq(s.client_isn + 1).ack(cookie + 1).flags(kAck)));
+  EXPECT_EQ(h.worker().counters().dropped(DropReason::kMbufReserve), 1U);
+  EXPECT_EQ(h.worker().flows().size(), 0U);
+  if (GetParam() == RefuseMode::kDrop) {
+    EXPECT_TRUE(out.empty());
+    return;
+  }
+  ASSERT_EQ(out.size(), 1U);  // no SYN towards a server: a RST the client accepts
+  EXPECT_EQ(out[0].port, 0);
+  EXPECT_EQ(out[0].d.flags & kRst, kRst);
+  EXPECT_EQ(out[0].d.seq, cookie + 1);
+  expect_valid_tcp(out[0].d);
+}
+
 // With not one mbuf to spare, a segment of an established flow still goes through: it is
 // rewritten and sent in the mbuf it came in.
 TEST(ExhaustionPool, AnEstablishedFlowForwardsWithTheWholePoolInUse) {
