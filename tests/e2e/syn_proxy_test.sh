@@ -40,7 +40,7 @@ cleanup() {
 e2e_run_with cleanup "$TITLE"
 e2e_watchdog 240
 
-bal_lab_up syn || e2e_abort "no lab"
+bal_lab_up sy || e2e_abort "no lab"
 mail_peers_start dovecot || e2e_abort "dovecot"
 rec_start "$SERVER1:9000" "$SERVER2:9000" || e2e_abort "no recorder"
 DEFENSE=$LAB_RUN_DIR/defense.yaml
