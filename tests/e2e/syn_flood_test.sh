@@ -354,7 +354,7 @@ e2e_check "the balancer's memory stays bounded: VmRSS grows by at most $FLOOD_RS
 
 if [ "$BALANCER" = postern ]; then
   metrics postern_drops_total >"$FL_DIR/drops.after"
-  COUNTERS=$(metrics 'postern_(flows_created_total|flows_closed_total|flows_expired_total|active_flows|flow_table_used|rst_sent_total|connect_failures_total|syn_redispatched_total)[{ ]' |
+  COUNTERS=$(metrics 'postern_(flows_created_total|flows_closed_total|flows_expired_total|active_flows|flow_table_used|rst_sent_total|connect_failures_total|syn_redispatched_total|interface_rx_missed_total|interface_rx_nombuf_total)[{ ]' |
     awk '{ sub(/\{.*\}/, "", $1); v[$1] += $2 } END { for (k in v) printf "%s=%d ", k, v[k]; print "" }')
   DROPS=$(awk '$2 > 0 { match($1, /reason="[^"]*"/); r = substr($1, RSTART + 8, RLENGTH - 9); v[r] += $2 } END { for (k in v) printf "%s=%d ", k, v[k]; print "" }' "$FL_DIR/drops.after")
   COOKIES=$(metrics 'postern_[a-z_]*(syn_proxy|cookie)[a-z_]*[{ ]' |
@@ -388,7 +388,36 @@ fi
 printf 'FIGURES balancer=%s sent=%s pps=%s received=%s before=%s/%s during=%s/%s after=%s/%s recovered_s=%s broken=%s rss_kb=%s/%s/%s hwm_kb=%s/%s/%s\n' \
   "$BALANCER" "${SENT:-0}" "${PPS:-0}" "$RECEIVED" "$B_OK" "$B_ATT" "$D_OK" "$D_ATT" "$A_OK" "$A_ATT" \
   "${RECOVERED:-never}" "$BROKEN" "$RSS0" "$RSS_PEAK" "$RSS2" "$HWM0" "$HWM_PEAK" "$HWM2" >"$FL_DIR/figures"
-cp "$FL_DIR/figures" "$E2E_ARTIFACTS.syn_flood.$BALANCER.figures" 2>/dev/null || true
+# Kept for the side-by-side table: the other balancer's last run, if there is one.
+mkdir -p "$E2E_ARTIFACTS" && cp "$FL_DIR/figures" "$E2E_ARTIFACTS/syn_flood.$BALANCER.figures"
+side_by_side() {
+  python3 - "$E2E_ARTIFACTS/syn_flood.postern.figures" "$E2E_ARTIFACTS/syn_flood.haproxy.figures" <<'EOF'
+import os, sys, time
+runs = []
+for path in sys.argv[1:]:
+    if os.path.exists(path):
+        kv = dict(w.split("=", 1) for w in open(path).read().split()[1:])
+        kv["age"] = f"{(time.time() - os.path.getmtime(path)) / 60:.0f} min ago"
+        runs.append(kv)
+if len(runs) < 2:
+    sys.exit(0)
+mb = lambda v: "/".join(f"{int(x) / 1024:.1f}" for x in v.split("/"))
+rows = [("run", "age"), ("SYNs sent", "sent"), ("SYN/s sent", "pps"),
+        ("received by the balancer's side", "received"), ("IMAP before ok/attempted", "before"),
+        ("IMAP during ok/attempted", "during"), ("IMAP after ok/attempted", "after"),
+        ("recovered after (s)", "recovered_s"), ("streams broken", "broken")]
+print(f"  {'':34} {'postern':>24} {'haproxy':>24}")
+for label, key in rows:
+    print(f"  {label:34} {runs[0].get(key, '?'):>24} {runs[1].get(key, '?'):>24}")
+for label, key in (("VmRSS MB before/peak/after", "rss_kb"), ("VmHWM MB before/peak/after", "hwm_kb")):
+    print(f"  {label:34} {mb(runs[0][key]):>24} {mb(runs[1][key]):>24}")
+EOF
+}
+TABLE=$(side_by_side)
+if [ -n "$TABLE" ]; then
+  e2e_log "==== side by side (the latest run of each balancer, from $E2E_ARTIFACTS)"
+  while IFS= read -r line; do e2e_log "$line"; done <<<"$TABLE"
+fi
 
 syn_proxy_served() {
   echo "during the flood: $D_OK of $D_ATT real sessions succeeded ($(pct "$D_OK" "$D_ATT") %), need $SYN_PROXY_PCT %"
