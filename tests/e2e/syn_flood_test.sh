@@ -150,6 +150,18 @@ received() {
   fi
 }
 
+# link_drops: frames lost on the lab's client link itself, before any balancer saw them: the
+# veth's own drops at both ends (cli0 counts a frame its peer's backlog refused) and the
+# kernel's per-CPU backlog overflows (/proc/net/softnet_stat, second column, machine-wide).
+link_drops() {
+  local tx rx cpu n=0 d
+  tx=$(ip netns exec "$NS_CLI" cat /sys/class/net/cli0/statistics/tx_dropped)
+  rx=$(ip netns exec "$NS_DP" cat /sys/class/net/dpc0/statistics/rx_dropped)
+  while read -r cpu d _; do n=$((n + 16#$d)); done </proc/net/softnet_stat
+  : "$cpu"
+  echo "$((tx + rx)) $n"
+}
+
 # sessions LABEL SESSIONS MAX_SECONDS [--finish]: IMAP logins from the real client addresses,
 # FLOOD_PARALLEL at a time, none started after MAX_SECONDS (--finish: those running then go on
 # to SESSION_LIMIT); results in FL_DIR/LABEL.jsonl.
@@ -256,6 +268,7 @@ e2e_check "$FLOOD_STREAMS streams open through $VIP:$STREAM_PORT" e2e_wait 30 st
 
 RSS0=$(mem VmRSS) HWM0=$(mem VmHWM)
 RX0=$(received)
+read -r LINK0 BACKLOG0 <<<"$(link_drops)"
 if [ "$BALANCER" = postern ]; then
   metrics postern_drops_total >"$FL_DIR/drops.before"
 else
@@ -287,6 +300,8 @@ FLOOD_RC=$?
 FLOOD_PID=
 T_END=$(date +%s.%N)
 RX1=$(received)
+read -r LINK1 BACKLOG1 <<<"$(link_drops)"
+LINK_LOST=$((LINK1 - LINK0)) BACKLOG_LOST=$((BACKLOG1 - BACKLOG0))
 wait "$SESSIONS_PID"
 SESSIONS_PID=
 touch "$FL_DIR/sampler.stop"
@@ -303,6 +318,8 @@ flood_sent() {
 }
 e2e_check "the flood was sent: ${SENT:-?} SYNs at ${PPS:-?} SYN/s from $FLOOD_SOURCES" flood_sent
 RECEIVED=$((${RX1:-0} - ${RX0:-0}))
+PORT_LOST=$((${SENT:-0} - RECEIVED - LINK_LOST - BACKLOG_LOST))
+[ "$PORT_LOST" -ge 0 ] || PORT_LOST=0
 reached() {
   echo "sent ${SENT:-0}; the balancer's side received $RECEIVED packets meanwhile"
   [ "$RECEIVED" -ge $((${SENT:-0} / 10)) ] && [ "$RECEIVED" -gt 0 ]
@@ -370,6 +387,8 @@ read -r B_ATT B_OK <<<"$(tally before)"
 FLOOD_S=$(awk -v a="$T_FLOOD" -v b="$T_END" 'BEGIN { printf "%.1f", b - a }')
 e2e_log "==== SYN flood figures ($BALANCER)"
 e2e_log "  flood            ${SENT:-?} SYNs in ${FLOOD_S} s, ${PPS:-?} SYN/s sent, from $FLOOD_SOURCES; $RECEIVED packets received by the balancer's side"
+e2e_log "  lab link lost    $LINK_LOST frames at the veth, $BACKLOG_LOST in kernel backlogs (machine-wide) during the flood"
+e2e_log "  port lost        ~$PORT_LOST SYNs neither received nor lost on the link: lost at the balancer's port (Postern: its net_af_packet receive ring full)"
 e2e_log "  IMAP before      $B_OK / $B_ATT succeeded"
 e2e_log "  IMAP during      $D_OK / $D_ATT succeeded ($(pct "$D_OK" "$D_ATT") %)"
 e2e_log "    failures       $(failures during)"
@@ -385,8 +404,8 @@ else
   e2e_log "  kernel before    $NSTAT0"
   e2e_log "  kernel after     $NSTAT1"
 fi
-printf 'FIGURES balancer=%s sent=%s pps=%s received=%s before=%s/%s during=%s/%s after=%s/%s recovered_s=%s broken=%s rss_kb=%s/%s/%s hwm_kb=%s/%s/%s\n' \
-  "$BALANCER" "${SENT:-0}" "${PPS:-0}" "$RECEIVED" "$B_OK" "$B_ATT" "$D_OK" "$D_ATT" "$A_OK" "$A_ATT" \
+printf 'FIGURES balancer=%s sent=%s pps=%s received=%s link_lost=%s port_lost=%s before=%s/%s during=%s/%s after=%s/%s recovered_s=%s broken=%s rss_kb=%s/%s/%s hwm_kb=%s/%s/%s\n' \
+  "$BALANCER" "${SENT:-0}" "${PPS:-0}" "$RECEIVED" "$((LINK_LOST + BACKLOG_LOST))" "$PORT_LOST" "$B_OK" "$B_ATT" "$D_OK" "$D_ATT" "$A_OK" "$A_ATT" \
   "${RECOVERED:-never}" "$BROKEN" "$RSS0" "$RSS_PEAK" "$RSS2" "$HWM0" "$HWM_PEAK" "$HWM2" >"$FL_DIR/figures"
 # Kept for the side-by-side table: the other balancer's last run, if there is one.
 mkdir -p "$E2E_ARTIFACTS" && cp "$FL_DIR/figures" "$E2E_ARTIFACTS/syn_flood.$BALANCER.figures"
@@ -403,7 +422,8 @@ if len(runs) < 2:
     sys.exit(0)
 mb = lambda v: "/".join(f"{int(x) / 1024:.1f}" for x in v.split("/"))
 rows = [("run", "age"), ("SYNs sent", "sent"), ("SYN/s sent", "pps"),
-        ("received by the balancer's side", "received"), ("IMAP before ok/attempted", "before"),
+        ("received by the balancer's side", "received"), ("lost on the lab's link", "link_lost"),
+        ("lost at the balancer's port", "port_lost"), ("IMAP before ok/attempted", "before"),
         ("IMAP during ok/attempted", "during"), ("IMAP after ok/attempted", "after"),
         ("recovered after (s)", "recovered_s"), ("streams broken", "broken")]
 print(f"  {'':34} {'postern':>24} {'haproxy':>24}")
