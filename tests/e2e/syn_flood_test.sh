@@ -19,7 +19,7 @@
 # after; Postern's /metrics (drops by reason, flows, any SYN proxy or cookie counters) or the
 # HAProxy namespace's kernel counters (SYN cookies sent/received, listen overflows).
 # Asserted:
-#   - the flood was sent and reached the balancer;
+#   - the flood was sent, and reached the balancer (>= 1 % of it counted there);
 #   - every session before the flood succeeds;
 #   - no established stream breaks (every echo exact);
 #   - the balancer's RSS grows by at most FLOOD_RSS_MB (default 64) from before to the peak;
@@ -322,9 +322,11 @@ PORT_LOST=$((${SENT:-0} - RECEIVED - LINK_LOST - BACKLOG_LOST))
 [ "$PORT_LOST" -ge 0 ] || PORT_LOST=0
 reached() {
   echo "sent ${SENT:-0}; the balancer's side received $RECEIVED packets meanwhile"
-  [ "$RECEIVED" -ge $((${SENT:-0} / 10)) ] && [ "$RECEIVED" -gt 0 ]
+  [ "$RECEIVED" -ge $((${SENT:-0} / 100)) ] && [ "$RECEIVED" -ge 1000 ]
 }
-e2e_check "the flood reached the balancer (at least 10 % of it counted there)" reached
+# Proof that nothing on the way (rp_filter, martian checks) filtered the flood out. At the
+# highest rate most of it is lost at Postern's port (its receive ring full), so the bound is low.
+e2e_check "the flood reached the balancer (at least 1 % of it, and 1,000 packets, counted there)" reached
 
 read -r RSS_PEAK HWM_PEAK < <(awk '$1 > r { r = $1 } $2 > h { h = $2 } END { print r + 0, h + 0 }' "$FL_DIR/mem.samples")
 read -r D_ATT D_OK <<<"$(tally during)"
