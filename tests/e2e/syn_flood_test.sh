@@ -198,13 +198,6 @@ pct() {
   awk -v a="$1" -v b="$2" 'BEGIN { if (b > 0) printf "%.1f", 100 * a / b; else print "n/a" }'
 }
 
-all_ok() { # all_ok LABEL: every session of the run succeeded (and there was at least one)
-  local t
-  read -r -a t <<<"$(tally "$1")"
-  echo "$1: ${t[1]} of ${t[0]} sessions succeeded"
-  [ "${t[0]}" -gt 0 ] && [ "${t[0]}" -eq "${t[1]}" ]
-}
-
 # The MAC the client resolved for the VIP (Postern answers ARP itself), else dpc0's own.
 vip_mac() {
   local m
