@@ -112,10 +112,16 @@ mb() {
   awk -v k="${1:-0}" 'BEGIN { printf "%.1f", k / 1024 }'
 }
 
-# The sampler: VmRSS and VmHWM every 0.2 s until FL_DIR/sampler.stop appears.
+# The sampler: VmRSS and VmHWM every 0.2 s until FL_DIR/sampler.stop appears; with Postern also
+# its SYN proxy gauges (switched on, half-open flows; summed over workers) every second.
 sampler() {
+  local i=0
   while [ ! -e "$FL_DIR/sampler.stop" ]; do
     echo "$(mem VmRSS) $(mem VmHWM)" >>"$FL_DIR/mem.samples"
+    if [ "$BALANCER" = postern ] && [ $((i++ % 5)) -eq 0 ]; then
+      echo "$(metric_sum postern_syn_proxy_active) $(metric_sum postern_half_open_flows)" \
+        >>"$FL_DIR/gauges.samples"
+    fi
     sleep 0.2
   done
 }
@@ -276,6 +282,7 @@ MAC=$(vip_mac)
 rate_args=()
 [ -z "$FLOOD_RATE" ] || rate_args=(--rate "$FLOOD_RATE")
 : >"$FL_DIR/mem.samples"
+: >"$FL_DIR/gauges.samples"
 sampler &
 SAMPLER_PID=$!
 e2e_log "flood: $SYNFLOOD --interface cli0 --dst-mac $MAC --dst $VIP --dport 143 --count $FLOOD_COUNT --seconds $FLOOD_SECONDS --sources $FLOOD_SOURCES ${rate_args[*]}"
@@ -321,6 +328,7 @@ reached() {
 # highest rate most of it is lost at Postern's port (its receive ring full), so the bound is low.
 e2e_check "the flood reached the balancer (at least 1 % of it, and 1,000 packets, counted there)" reached
 
+read -r PROXY_ON HALF_OPEN_PEAK < <(awk '$1 > a { a = $1 } $2 > h { h = $2 } END { print a + 0, h + 0 }' "$FL_DIR/gauges.samples" 2>/dev/null)
 read -r RSS_PEAK HWM_PEAK < <(awk '$1 > r { r = $1 } $2 > h { h = $2 } END { print r + 0, h + 0 }' "$FL_DIR/mem.samples")
 read -r D_ATT D_OK <<<"$(tally during)"
 
@@ -395,6 +403,7 @@ if [ "$BALANCER" = postern ]; then
   e2e_log "  counters         $COUNTERS"
   e2e_log "  drops by reason  ${DROPS:-none}"
   e2e_log "  SYN proxy        ${COOKIES:-(no SYN proxy or cookie counters in /metrics)}"
+  e2e_log "    during flood   workers with the SYN proxy on (peak): ${PROXY_ON:-0}; half-open flows (peak): ${HALF_OPEN_PEAK:-0}"
 else
   e2e_log "  kernel before    $NSTAT0"
   e2e_log "  kernel after     $NSTAT1"
