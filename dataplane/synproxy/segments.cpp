@@ -91,9 +91,9 @@ std::uint16_t client_handshake_ack(std::uint8_t* out, std::uint16_t cap, const F
     store_be32(opts + 8, f.ts_ecr + f.tsp_off);
     n = 12;
   }
-  // The frame goes straight into the splice, never onto a wire, but from_client learns the
-  // client's MAC from every frame it takes: it must carry the client's own as its source.
-  return write_segment(out, cap, L2Addresses{f.client_mac, {}}, f.client_ip, f.vip_ip,
+  // It goes straight into the splice, never onto a wire; the splice takes its source MAC as
+  // the client's latest hop, so it must be that one.
+  return write_segment(out, cap, L2Addresses{f.client_mac, rte_ether_addr{}}, f.client_ip, f.vip_ip,
                        f.client_port, f.vip_port, f.client_isn + 1,
                        f.server_isn + 1 + static_cast<std::int32_t>(f.srv_off), RTE_TCP_ACK_FLAG,
                        rte_cpu_to_be_16(f.client_win), opts, n, nullptr, 0);

@@ -4,6 +4,7 @@
 // switch `auto` on; the per-source limit and the half-open timeout.
 #include <gtest/gtest.h>
 
+#include <cstring>
 #include <string>
 
 #include "net/tcp_options.hpp"
@@ -194,6 +195,7 @@ TEST(SynProxy, TheProvenClientReachesTheServerWithItsOptionsHeaderFirst) {
                                                   .payload("* OK\r\n")),
                               0);
   expect_valid_tcp(banner.d);
+  EXPECT_EQ(std::memcmp(banner.d.dst_mac.b, kClientMac.b, 6), 0) << "to the client's MAC";
   EXPECT_EQ(banner.d.seq, p.cookie + 1);
   EXPECT_EQ(banner.d.ack, p.s.client_isn + 1);
   EXPECT_EQ(banner.d.ts_val, p.our_ts + 50);
