@@ -26,8 +26,8 @@
 #   - after the flood a batch of 10 sessions all succeed within FLOOD_RECOVER_S (default 60 s);
 #   - Postern: every flow, the flood's half-open ones included, is gone within 60 s;
 #   - "SYN proxy: >= 90 % of the real sessions during the flood succeed", a check of its own:
-#     HAProxy with the kernel's SYN cookies passes it; Postern fails it until its SYN proxy
-#     (issue 9) is in place. The figures print either way.
+#     HAProxy with the kernel's SYN cookies passes it, and so does Postern with its SYN proxy
+#     (issue 9) in the short form. The figures print either way.
 # HAProxy (E2E_BALANCER=haproxy) runs with net.ipv4.tcp_syncookies=1 in NAME-dp, and
 # tcp_max_syn_backlog and somaxconn 4096 (HAProxy's listen backlog follows its maxconn, 4000
 # here, and the kernel caps it at somaxconn: 4096 lets the whole backlog through; at 100k+
