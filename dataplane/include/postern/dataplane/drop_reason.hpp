@@ -36,7 +36,16 @@ namespace postern::dataplane {
   X(kProxyBufferFull, "proxy_buffers_exhausted")    \
   X(kProxyHeaderRepeated, "proxy_header_repeated")  \
   X(kHandoffFull, "handoff_ring_full")              \
-  X(kIpv6, "ipv6_not_enabled")
+  X(kIpv6, "ipv6_not_enabled")                      \
+  X(kIpBadLength, "ip_bad_length")                  \
+  X(kIpOptions, "ip_options")                       \
+  X(kBadTcpOptions, "bad_tcp_options")              \
+  X(kSimultaneousOpen, "simultaneous_open")         \
+  X(kAckOutOfWindow, "ack_out_of_window")           \
+  X(kFlowClosed, "flow_closed")                     \
+  X(kLand, "land")                                  \
+  X(kMartianSource, "martian_source")               \
+  X(kMartianDestination, "martian_destination")
 
 enum class DropReason : std::uint8_t {
 #define POSTERN_X(id, name) id,
