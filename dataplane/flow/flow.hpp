@@ -153,6 +153,11 @@ struct alignas(64) Flow {
   std::uint32_t synack_ms = 0;   // the SYN-ACK that connected, in ms after accept_ms (%Tc)
   std::uint8_t retries_max = 0;  // the listener's `retries` at the SYN: %rc = it - retries_left
   SessionEnd end;                // what ended it (set by tcp_splice when the flow closes)
+  // What each side has sent as Postern saw it, its SND.NXT (flow/segment_screen.hpp): the
+  // client's in its own space, the server's in the server's. An ACK beyond it acknowledges
+  // data that was never sent (RFC 5961 section 5).
+  Seq client_snd_nxt;
+  Seq server_snd_nxt;
 
   bool has(FlowFlags f) const { return (flags & f) != 0; }
   void set(FlowFlags f) { flags = static_cast<std::uint16_t>(flags | f); }
