@@ -12,9 +12,11 @@
 #include <cstring>
 
 #include "nat/rewrite.hpp"
+#include "nat/syn_data.hpp"
 #include "net/arp.hpp"
 #include "net/checksum.hpp"
 #include "net/icmp.hpp"
+#include "net/screen.hpp"
 #include "net/tcp_options.hpp"
 #include "worker/session_log.hpp"
 
@@ -529,6 +531,11 @@ void Worker::handle_tcp(rte_mbuf* m, FrameView& v) noexcept {
   if (rte_pktmbuf_data_len(m) > v.len) {
     rte_pktmbuf_trim(m, static_cast<std::uint16_t>(rte_pktmbuf_data_len(m) - v.len));
   }
+  if (const DropReason r = screen_tcp(v, [this](std::uint32_t a) { return is_local_address(a); });
+      r != DropReason::kCount) {
+    drop(m, r);  // martians, land attacks, malformed SYN options: never answered
+    return;
+  }
   if (v.ip->time_to_live <= 1) {
     ttl_expired(m, v);
     return;
@@ -584,6 +591,7 @@ void Worker::handle_tcp(rte_mbuf* m, FrameView& v) noexcept {
 }
 
 void Worker::new_connection(rte_mbuf* m, FrameView& v, const BindEntry& bind) noexcept {
+  counters_.syn_data_stripped += strip_syn_data(m, v);  // TCP Fast Open: data after our header
   const Snapshot& s = *snap_;
   const ListenerSlot& l = s.listeners[bind.listener];
   const std::uint32_t workers = settings_.workers;
@@ -728,6 +736,7 @@ void Worker::from_client(rte_mbuf* m, FrameView& v, std::uint32_t fi) noexcept {
   const bool out_counting = f.has(kFlowSynAcked);
   const Seq out_was = f.client_acked;
   const bool out_fin_was = f.has(kFlowServerFinAcked);
+  counters_.syn_data_stripped += strip_syn_data(m, v);  // a retransmitted SYN, as on the first
   const splice::Action a =
       splice::on_client(f, splice::read_segment(v, wants_options(f, v)), now_ms_);
   switch (a.verdict) {
