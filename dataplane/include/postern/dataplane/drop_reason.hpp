@@ -37,6 +37,10 @@ namespace postern::dataplane {
   X(kProxyHeaderRepeated, "proxy_header_repeated")  \
   X(kHandoffFull, "handoff_ring_full")              \
   X(kIpv6, "ipv6_not_enabled")                      \
+  X(kSynCookieInvalid, "syn_cookie_invalid")        \
+  X(kSynProxyPending, "syn_proxy_pending")          \
+  X(kHalfOpenPerSource, "half_open_per_source")     \
+  X(kHalfOpenTimeout, "half_open_timeout")          \
   X(kIpBadLength, "ip_bad_length")                  \
   X(kIpOptions, "ip_options")                       \
   X(kBadTcpOptions, "bad_tcp_options")              \
