@@ -471,6 +471,61 @@ TEST(Hostile, AfterFinsARetransmittedFinGoesOnDataPastItDoesNot) {
   EXPECT_EQ(dropped(h, DropReason::kFlowClosed), 1U);
 }
 
+void syn_proxy_on(dataplane::Snapshot& s) {
+  for (auto& l : s.listeners) {
+    l.syn_proxy = dataplane::SynProxyMode::kOn;
+  }
+}
+
+// With the SYN proxy on, a SYN with data gets a cookie that acknowledges the SYN only; the
+// server's SYN carries neither the data nor Fast Open; and in the flow the ACK check works in
+// the client's spaces (the cookie's sequence numbers) as in the server's.
+TEST(Hostile, WithTheSynProxyOnSynDataNeverReachesTheServerAndAckStormsAreDropped) {
+  WorkerHarness h(1024, syn_proxy_on);
+  h.resolve_servers();
+  Session s(h);
+  const Sent cookie = only_on(
+      s.send_client(client_syn(s).raw_options({kOptTfo, 6, 1, 2, 3, 4}).payload("a LOGIN\r\n")), 0);
+  EXPECT_EQ(cookie.d.flags, kSyn | kAck);
+  EXPECT_EQ(cookie.d.ack, s.client_isn + 1);  // the data is not acknowledged
+  EXPECT_FALSE(has_tfo(cookie.d.options));
+  const std::uint32_t c0 = cookie.d.seq;  // the client's view of the server's ISN
+  const Sent syn =
+      only_on(s.send_client(s.client().seq(s.client_isn + 1).ack(c0 + 1).flags(kAck)), 1);
+  EXPECT_EQ(syn.d.flags, kSyn);
+  EXPECT_TRUE(syn.d.payload.empty());
+  EXPECT_FALSE(has_tfo(syn.d.options));
+  s.server_ip = syn.d.dst;
+  s.server_port = syn.d.dport;
+  s.local_port = syn.d.sport;
+  s.send_server(s.server().seq(s.server_isn).ack(s.client_isn + 1).flags(kSyn | kAck).mss(1400));
+  const Sent banner = only_on(s.send_server(s.server()
+                                                .seq(s.server_isn + 1)
+                                                .ack(s.client_isn + 1 + kHeaderLen)
+                                                .flags(kAck | kPsh)
+                                                .payload("* OK\r\n")),
+                              0);
+  EXPECT_EQ(banner.d.seq, c0 + 1);
+
+  EXPECT_TRUE(
+      s.send_client(s.client().seq(s.client_isn + 1).ack(c0 + 7 + 1000).flags(kAck)).empty());
+  EXPECT_TRUE(
+      s.send_server(
+           s.server().seq(s.server_isn + 7).ack(s.client_isn + 1 + kHeaderLen + 500).flags(kAck))
+          .empty());
+  EXPECT_EQ(dropped(h, DropReason::kAckOutOfWindow), 2U);
+  const Sent ok =
+      only_on(s.send_client(s.client().seq(s.client_isn + 1).ack(c0 + 7).flags(kAck)), 1);
+  expect_valid_tcp(ok.d);
+  EXPECT_EQ(ok.d.ack, s.server_isn + 7);
+  const Sent dup =
+      only_on(s.send_server(
+                  s.server().seq(s.server_isn + 7).ack(s.client_isn + 1 + kHeaderLen).flags(kAck)),
+              0);
+  EXPECT_EQ(dup.d.ack, s.client_isn + 1);
+  EXPECT_EQ(dropped(h, DropReason::kAckOutOfWindow), 2U);
+}
+
 // Land attacks: a segment whose source is its own destination, or any address of Postern's.
 // Never answered, never a flow.
 TEST(Hostile, LandAttacksAreDroppedUnanswered) {
