@@ -153,7 +153,8 @@ struct alignas(64) Flow {
   std::uint8_t syn_opts[40] = {};
 
   // For the session's log record (postern/dataplane/log_record.hpp), read when it ends: on the
-  // flow's last cache line, which only the SYN, the SYN-ACK and the end touch.
+  // flow's last cache line, which the SYN, the SYN-ACK and the end touch, and every segment
+  // since the SND.NXT fields below share it.
   std::uint64_t accept_ms = 0;   // the client's first SYN
   std::uint32_t synack_ms = 0;   // the SYN-ACK that connected, in ms after accept_ms (%Tc)
   std::uint8_t retries_max = 0;  // the listener's `retries` at the SYN: %rc = it - retries_left
