@@ -5,7 +5,9 @@
 #include <cstring>
 #include <string>
 
+#include "nat/rewrite.hpp"
 #include "net/checksum.hpp"
+#include "net/frame.hpp"
 #include "session.hpp"
 
 namespace postern::test {
@@ -246,6 +248,51 @@ TEST(Hostile, MalformedOptionsAfterTheHandshakeAreForwardedAsTheyCame) {
   EXPECT_EQ(sv.d.seq, s.client_isn + 9 + kHeaderLen);
   EXPECT_EQ(sv.d.options, (Bytes{8, 10, 1, 2}));
   EXPECT_EQ(all_drops(h), 0U);
+}
+
+// The timestamp rewrite (a flow with a timestamp offset) on segments whose options end in
+// the middle of an option: nothing is read or written past the header (the frame is exactly
+// as long as its bytes, so the sanitizer build catches a stray read), and the segment is left
+// with valid checksums and its options as they came.
+TEST(Hostile, TimestampRewriteStopsAtTheEndOfTheHeader) {
+  const std::vector<Bytes> cases = {
+      {8, 10, 0, 0, 0, 1},              // timestamps running past the header
+      {1, 1, 8, 10},                    // the NOP NOP TS layout, cut after its length byte
+      {1, 1, 1, 8},                     // a kind with no length byte
+      {3, 3, 7, 8, 40, 0, 0, 0},        // a length past the header after a good option
+      {8, 10, 0, 0, 0, 1, 0, 0, 0, 2},  // well formed: shifted
+  };
+  for (const Bytes& opts : cases) {
+    Bytes f = TcpPacket()
+                  .from("198.18.0.2", 40000)
+                  .to("198.18.0.100", 143)
+                  .seq(1000)
+                  .ack(2000)
+                  .flags(kAck)
+                  .raw_options(opts)
+                  .build();
+    dataplane::FrameView v;
+    dataplane::DropReason reason = dataplane::DropReason::kCount;
+    ASSERT_EQ(dataplane::parse_frame(f.data(), static_cast<std::uint16_t>(f.size()), v, reason),
+              dataplane::FrameKind::kTcp4);
+    const Bytes before(f.begin() + 14 + 20 + 20, f.end());
+    dataplane::Flow flow;
+    flow.local_ip = ip(kSourceAddr);
+    flow.server_ip = ip("198.19.0.10");
+    flow.local_port = 0x1234;
+    flow.server_port = 0x8f00;
+    flow.ts_off = 5;
+    flow.set(dataplane::kFlowTimestamps);
+    dataplane::rewrite_to_server(v, flow);
+    const Decoded d = decode(f);
+    expect_valid_tcp(d);
+    if (opts.size() == 10) {
+      EXPECT_TRUE(d.has_ts);
+      EXPECT_EQ(d.ts_val, 1U + 5);
+    } else {
+      EXPECT_EQ(Bytes(f.begin() + 14 + 20 + 20, f.end()), before);
+    }
+  }
 }
 
 // TCP Fast Open (RFC 7413): the SYN's data must not reach the server before our header. The
