@@ -89,7 +89,8 @@ constexpr std::array<std::uint32_t, 5> kOwnAddresses = {kClientIface, kServerIfa
 
 constexpr std::uint32_t kFlows = 1024;
 constexpr std::size_t kMaxFrame = 2048;
-constexpr std::size_t kEnds = 16;  // peers remembered per input, on each side
+constexpr std::size_t kEnds = 16;           // peers remembered per input, on each side
+constexpr std::size_t kFloodBudget = 2048;  // flood SYNs per input: twice the flow table
 constexpr std::uint8_t kFin = RTE_TCP_FIN_FLAG;
 constexpr std::uint8_t kSyn = RTE_TCP_SYN_FLAG;
 constexpr std::uint8_t kRst = RTE_TCP_RST_FLAG;
@@ -355,6 +356,7 @@ class Rig {
   std::uint8_t frame_[kMaxFrame] = {};
   // A TCP segment with a wrong checksum went in and may still come out.
   bool lax_tcp_checksum_ = false;
+  std::size_t flood_budget_ = 0;  // SYNs the flood operation may still send in this input
   // PACKET_PATH_FUZZ_TRACE set: the counters after each input, on stderr (to see how deep a
   // seed goes).
   bool trace_ = std::getenv("PACKET_PATH_FUZZ_TRACE") != nullptr;
@@ -1252,11 +1254,14 @@ void Rig::echo(Input& in) {
   deliver(frame_, 14 + 28 + n, port);
 }
 
-// Many SYNs from one client address on consecutive ports (8 to 2040 of them): fills the flow
-// table, which persists, so the exhaustion paths are reached.
+// Many SYNs from one client address on consecutive ports (8 to 2048 of them, kFloodBudget in
+// all per input): fills the flow table, which persists, so the exhaustion paths are reached.
 void Rig::flood(Input& in) {
   const std::uint8_t a = in.u8();
-  const std::size_t count = 8 * (static_cast<std::size_t>(in.u8()) + 1);
+  // At most kFloodBudget SYNs per input, so one input never takes more than milliseconds.
+  const std::size_t count =
+      std::min<std::size_t>(8 * (static_cast<std::size_t>(in.u8()) + 1), flood_budget_);
+  flood_budget_ -= count;
   const std::uint16_t first = in.u16();
   Segment& s = seg_;
   s = Segment{};
@@ -1314,6 +1319,7 @@ void Rig::probe(Input& in) {
 void Rig::run(Input& in) {
   clients_.clear();
   servers_.clear();
+  flood_budget_ = kFloodBudget;
   while (!in.done()) {
     if (worker_->frames_waiting() == 0) {
       lax_tcp_checksum_ = false;  // no segment with a wrong checksum is still inside
