@@ -47,7 +47,12 @@ enum FlowFlags : std::uint16_t {
   kFlowSynAcked = 1U << 12,           // the server answered: it has a connection to reset
   kFlowRedispatched = 1U << 13,       // a retry went to another server (the log's "+")
   kFlowServerIdleFirst = 1U << 14,    // `timeout server` < `timeout client`: idle ends are 's'
+  // The SYN proxy answered the client with a cookie; the server's sequence and timestamp
+  // spaces differ from what the client was told by srv_off and tsp_off.
+  kFlowSynProxy = 1U << 15,
 };
+
+inline constexpr std::uint8_t kNoWscale = 0xff;
 
 inline constexpr std::uint32_t kNoIndex = 0xffffffffU;
 inline constexpr std::uint16_t kNoBuffer = 0xffff;
@@ -153,6 +158,18 @@ struct alignas(64) Flow {
   std::uint32_t synack_ms = 0;   // the SYN-ACK that connected, in ms after accept_ms (%Tc)
   std::uint8_t retries_max = 0;  // the listener's `retries` at the SYN: %rc = it - retries_left
   SessionEnd end;                // what ended it (set by tcp_splice when the flow closes)
+
+  // SYN proxy (kFlowSynProxy), on the last cache line too, which the flows it does not serve
+  // never touch. The server's sequence and TSval spaces as the client knows them: client
+  // view = server's own + srv_off (+ tsp_off for TSvals). Until the server's SYN-ACK they hold
+  // the cookie and the SYN-ACK's TSval themselves (the server's values count as 0).
+  std::uint32_t srv_off = 0;
+  std::uint32_t tsp_off = 0;
+  std::uint8_t proxy_wscale = kNoWscale;  // the window scale Postern announced to the client
+  std::uint8_t syn_wscale = kNoWscale;    // the client's own, from its SYN (via the cookie)
+  // Counted among the worker's half-open flows (and its client's, for the per-source limit):
+  // a SYN was forwarded and the client has not completed its handshake yet.
+  bool half_open = false;
 
   bool has(FlowFlags f) const { return (flags & f) != 0; }
   void set(FlowFlags f) { flags = static_cast<std::uint16_t>(flags | f); }

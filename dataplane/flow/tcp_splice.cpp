@@ -420,7 +420,11 @@ Action on_timer(Flow& f, std::uint64_t now_ms) noexcept {
       }
       break;
     case FlowState::kSynReceived:
-      if (now_ms >= f.last_seen_ms + f.connect_ms) {
+      if (f.deadline_ms != 0 && now_ms >= f.deadline_ms) {
+        // The half-open timeout: the server answered, the client never completed.
+        a.reason = DropReason::kHalfOpenTimeout;
+        ending = kActResetBoth;
+      } else if (now_ms >= f.last_seen_ms + f.connect_ms) {
         ending = kActConnectFailure | kActResetBoth;
       }
       break;
@@ -454,8 +458,13 @@ std::uint64_t deadline(const Flow& f) noexcept {
   std::uint64_t d;
   switch (f.state) {
     case FlowState::kSynSent:
+      d = f.last_seen_ms + f.connect_ms;
+      break;
     case FlowState::kSynReceived:
       d = f.last_seen_ms + f.connect_ms;
+      if (f.deadline_ms != 0 && f.deadline_ms < d) {
+        d = f.deadline_ms;  // the half-open timeout (the worker sets it at the SYN-ACK)
+      }
       break;
     case FlowState::kAwaitHeader:
       d = f.deadline_ms;

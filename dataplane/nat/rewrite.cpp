@@ -4,6 +4,7 @@
 
 #include <rte_byteorder.h>
 
+#include <algorithm>
 #include <cstring>
 
 #include "flow/tcp_splice.hpp"
@@ -43,6 +44,8 @@ void rewrite_addresses(FrameView& v, std::uint32_t src, std::uint32_t dst, std::
   tcp->cksum = tc;
 }
 
+}  // namespace
+
 std::uint16_t write_segment(std::uint8_t* out, std::uint16_t cap, const L2Addresses& l2,
                             std::uint32_t src_ip, std::uint32_t dst_ip, std::uint16_t sport,
                             std::uint16_t dport, Seq seq, Seq ack, std::uint8_t flags,
@@ -74,6 +77,8 @@ std::uint16_t write_segment(std::uint8_t* out, std::uint16_t cap, const L2Addres
   tcp->cksum = tcp4_checksum(src_ip, dst_ip, tcp, tcp_len);
   return frame_len;
 }
+
+namespace {
 
 // Offset of the timestamp option's kind byte in the options area, or -1. Linux and most
 // stacks lead with NOP NOP TS (RFC 7323 appendix A): that layout is checked first.
@@ -128,6 +133,67 @@ void shift_timestamps(FrameView& v, std::uint32_t val_add, std::uint32_t ecr_add
 
 }  // namespace
 
+std::uint16_t window_to_server(const Flow& f, std::uint16_t win) noexcept {
+  if (!f.has(kFlowSynProxy) || f.proxy_wscale == kNoWscale || f.has(kFlowWindowScale) ||
+      f.syn_wscale == kNoWscale) {
+    return win;
+  }
+  return static_cast<std::uint16_t>(
+      std::min<std::uint32_t>(0xffffU, static_cast<std::uint32_t>(win) << f.syn_wscale));
+}
+
+namespace {
+
+// Adds `add` to the 32-bit header field at `field` (network order), checksum updated.
+void add32(rte_tcp_hdr* tcp, std::uint8_t* field, std::uint32_t add) noexcept {
+  const std::uint32_t was = load32(field);
+  const std::uint32_t now = rte_cpu_to_be_32(rte_be_to_cpu_32(was) + add);
+  tcp->cksum = csum_replace32(tcp->cksum, was, now);
+  store32(field, now);
+}
+
+// SYN proxy, client -> server: the client's acknowledgements, SACK blocks and TSecr name the
+// server's bytes in the space the cookie gave the client; the window may need scaling.
+void proxy_to_server(FrameView& v, const Flow& f) noexcept {
+  rte_tcp_hdr* tcp = v.tcp;
+  if ((tcp->tcp_flags & RTE_TCP_ACK_FLAG) != 0) {
+    add32(tcp, reinterpret_cast<std::uint8_t*>(&tcp->recv_ack), 0U - f.srv_off);
+    if (v.tcp_hlen > 20 && f.has(kFlowSack)) {
+      std::uint16_t check = tcp->cksum;
+      shift_sack_blocks(v.tcp_options(), v.tcp_options_len(), static_cast<std::int32_t>(f.srv_off),
+                        f.server_isn, check);
+      tcp->cksum = check;
+    }
+  }
+  const std::uint16_t win = rte_be_to_cpu_16(tcp->rx_win);
+  const std::uint16_t scaled = window_to_server(f, win);
+  if (scaled != win) {
+    const std::uint16_t nw = rte_cpu_to_be_16(scaled);
+    tcp->cksum = csum_replace16(tcp->cksum, tcp->rx_win, nw);
+    tcp->rx_win = nw;
+  }
+}
+
+// SYN proxy, server -> client: the server's sequence numbers and TSvals into the client's
+// view, and its window into the scale Postern announced.
+void proxy_to_client(FrameView& v, const Flow& f) noexcept {
+  rte_tcp_hdr* tcp = v.tcp;
+  add32(tcp, reinterpret_cast<std::uint8_t*>(&tcp->sent_seq), f.srv_off);
+  if ((tcp->tcp_flags & RTE_TCP_SYN_FLAG) != 0) {
+    return;  // a SYN's window is never scaled
+  }
+  const std::uint32_t bytes = static_cast<std::uint32_t>(rte_be_to_cpu_16(tcp->rx_win))
+                              << (f.has(kFlowWindowScale) ? f.server_wscale : 0);
+  const std::uint32_t field = bytes >> (f.proxy_wscale == kNoWscale ? 0 : f.proxy_wscale);
+  const std::uint16_t nw = rte_cpu_to_be_16(static_cast<std::uint16_t>(std::min(field, 0xffffU)));
+  if (nw != tcp->rx_win) {
+    tcp->cksum = csum_replace16(tcp->cksum, tcp->rx_win, nw);
+    tcp->rx_win = nw;
+  }
+}
+
+}  // namespace
+
 void rewrite_to_server(FrameView& v, const Flow& f) noexcept {
   const std::int32_t shift = f.seq_shift();
   if (shift != 0) {
@@ -137,7 +203,12 @@ void rewrite_to_server(FrameView& v, const Flow& f) noexcept {
     v.tcp->cksum = csum_replace32(v.tcp->cksum, old_seq, new_seq);
     v.tcp->sent_seq = new_seq;
   }
-  if (f.ts_off != 0 && f.has(kFlowTimestamps)) {
+  if (f.has(kFlowSynProxy)) {
+    proxy_to_server(v, f);
+    if (f.has(kFlowTimestamps)) {
+      shift_timestamps(v, f.ts_off, 0U - f.tsp_off);
+    }
+  } else if (f.ts_off != 0 && f.has(kFlowTimestamps)) {
     shift_timestamps(v, f.ts_off, 0);
   }
   rewrite_addresses(v, f.local_ip, f.server_ip, f.local_port, f.server_port);
@@ -157,7 +228,12 @@ void rewrite_to_client(FrameView& v, const Flow& f) noexcept {
       v.tcp->cksum = check;
     }
   }
-  if (f.ts_off != 0 && f.has(kFlowTimestamps)) {
+  if (f.has(kFlowSynProxy)) {
+    proxy_to_client(v, f);
+    if (f.has(kFlowTimestamps)) {
+      shift_timestamps(v, f.tsp_off, static_cast<std::uint32_t>(0U - f.ts_off));
+    }
+  } else if (f.ts_off != 0 && f.has(kFlowTimestamps)) {
     shift_timestamps(v, 0, static_cast<std::uint32_t>(0U - f.ts_off));
   }
   rewrite_addresses(v, f.vip_ip, f.client_ip, f.vip_port, f.client_port);
@@ -234,7 +310,8 @@ std::uint16_t build_header_segment(std::uint8_t* out, std::uint16_t cap, const F
   }
   return write_segment(out, cap, l2, f.local_ip, f.server_ip, f.local_port, f.server_port,
                        f.server_first(), f.server_isn + 1, RTE_TCP_PSH_FLAG | RTE_TCP_ACK_FLAG,
-                       rte_cpu_to_be_16(f.client_win), opts, opts_len, header, hlen);
+                       rte_cpu_to_be_16(window_to_server(f, f.client_win)), opts, opts_len, header,
+                       hlen);
 }
 
 std::uint16_t build_syn(std::uint8_t* out, std::uint16_t cap, const Flow& f,

@@ -34,6 +34,20 @@ struct L2Addresses {
   rte_ether_addr dst;
 };
 
+// Writes a whole Ethernet/IPv4/TCP frame Postern originates (addresses and ports in network
+// order, `win_be` the raw window field); options must be a multiple of 4 bytes. Returns the
+// frame length, 0 if it does not fit in `cap`.
+std::uint16_t write_segment(std::uint8_t* out, std::uint16_t cap, const L2Addresses& l2,
+                            std::uint32_t src_ip, std::uint32_t dst_ip, std::uint16_t sport,
+                            std::uint16_t dport, Seq seq, Seq ack, std::uint8_t flags,
+                            std::uint16_t win_be, const std::uint8_t* opts, std::uint8_t opts_len,
+                            const std::uint8_t* payload, std::uint16_t payload_len) noexcept;
+
+// The window field a client segment's `win` (host order) becomes towards the server: itself,
+// unless the SYN proxy told the client window scaling was on and the server declined it, when
+// the server reads it unscaled (so it is scaled here, capped at 65535).
+std::uint16_t window_to_server(const Flow& f, std::uint16_t win) noexcept;
+
 // Writes the complete Ethernet frame of the PROXY v2 header segment to `out` (seq = the
 // server-side first byte, ack = server ISN + 1, PSH|ACK, the client's window and latest
 // timestamps). Returns the frame length, 0 if `cap` is too small.

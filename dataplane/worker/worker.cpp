@@ -56,6 +56,8 @@ Worker::Worker(const WorkerDeps& deps)
       probes_(std::make_unique<ProbeTable>(deps.id, deps.settings->workers, offsets_)),
       slots_(std::make_unique<WorkerSlots>()),
       upstream_(std::min<std::uint32_t>(deps.settings->flows, kProxyBuffers)),
+      cookies_(deps.cookie_key != nullptr ? *deps.cookie_key : boot_sip_key()),
+      half_open_sources_(std::make_unique<synproxy::HalfOpenSources>(random_sip_key())),
       tsc_hz_(rte_get_tsc_hz()) {
   for (std::size_t i = 0; i < settings_.source_addresses.size(); ++i) {
     ports_.emplace_back(deps.id, settings_.workers);
@@ -336,11 +338,17 @@ void Worker::reset_both(std::uint32_t fi) noexcept {
   // SYN, which a client still in SYN-SENT requires before it accepts a RST (3.10.7.3); in
   // synchronized states the ACK field of a RST is not examined.
   const bool server_spoke = f.has(kFlowSynAcked);
+  // A client the SYN proxy let in is established from its own point of view, in the space
+  // the cookie gave it: before the server answered it expects the cookie + 1.
+  Seq client_rcv_nxt = server_spoke ? f.client_acked : Seq(0);
+  if (f.has(kFlowSynProxy)) {
+    client_rcv_nxt =
+        (server_spoke ? f.client_acked : Seq(1)) + static_cast<std::int32_t>(f.srv_off);
+  }
   if (rte_mbuf* m = alloc()) {
-    const std::uint16_t len =
-        build_rst(rte_pktmbuf_mtod(m, std::uint8_t*), rte_pktmbuf_tailroom(m), L2Addresses{},
-                  f.vip_ip, f.vip_port, f.client_ip, f.client_port,
-                  server_spoke ? f.client_acked : Seq(0), f.client_isn + 1, true);
+    const std::uint16_t len = build_rst(rte_pktmbuf_mtod(m, std::uint8_t*), rte_pktmbuf_tailroom(m),
+                                        L2Addresses{}, f.vip_ip, f.vip_port, f.client_ip,
+                                        f.client_port, client_rcv_nxt, f.client_isn + 1, true);
     rte_pktmbuf_append(m, len);
     ++counters_.rst_sent;
     send_to_client(f, m);
@@ -501,12 +509,18 @@ void Worker::forward_icmp_error(rte_mbuf* m, FrameView& v, const IcmpQuote& q,
     // in the client's space.
     t = {f.local_ip,    f.server_ip,  f.server_ip, f.local_ip,
          f.server_port, f.local_port, 0,           f.seq_shift()};
+    if (f.has(kFlowSynProxy)) {
+      t.seq_shift = -static_cast<std::int32_t>(f.srv_off);
+    }
     translate_icmp_error(v, q, t);
     send_to_server(fi, m);
   } else {
     // It quotes a client -> server segment as the server saw it.
     t = {f.vip_ip,      f.client_ip, f.client_ip,    f.vip_ip,
          f.client_port, f.vip_port,  -f.seq_shift(), 0};
+    if (f.has(kFlowSynProxy)) {
+      t.ack_shift = static_cast<std::int32_t>(f.srv_off);
+    }
     translate_icmp_error(v, q, t);
     send_to_client(f, m);
   }
@@ -586,8 +600,20 @@ void Worker::handle_tcp(rte_mbuf* m, FrameView& v) noexcept {
       reply_rst(m, v);
       return;
     }
+    if (syn_proxy_on(snap_->listeners[bind->listener])) {
+      answer_with_cookie(m, v);
+      return;
+    }
     new_connection(m, v, *bind);
     return;
+  }
+  // The ACK that completes a handshake the SYN proxy answered.
+  if ((fl & (kSyn | kAck | kRst)) == kAck && cookie_may_answer()) {
+    const BindEntry* bind = snap_->find_bind(v.ip->dst_addr, rte_be_to_cpu_16(v.tcp->dst_port));
+    if (bind != nullptr) {
+      open_by_cookie(m, v, *bind);
+      return;
+    }
   }
   // A segment for a connection we do not know: answer as a host would.
   counters_.drop(DropReason::kNoFlow);
@@ -595,6 +621,35 @@ void Worker::handle_tcp(rte_mbuf* m, FrameView& v) noexcept {
 }
 
 void Worker::new_connection(rte_mbuf* m, FrameView& v, const BindEntry& bind) noexcept {
+  const Defense& d = snap_->defense;
+  if (d.half_open_per_source != 0 &&
+      half_open_sources_->count(v.ip->src_addr) >= d.half_open_per_source) {
+    refuse(m, v, DropReason::kHalfOpenPerSource);
+    return;
+  }
+  const splice::Segment syn = splice::read_segment(v, true);
+  const std::uint32_t fi = open_flow(m, v, bind, syn);
+  if (fi == kNoIndex) {
+    return;
+  }
+  Flow& f = flows_.at(fi);
+  enter_half_open(f);
+  rewrite_to_server(v, f);
+  send_to_server(fi, m);
+  timers_.schedule(fi, splice::deadline(f));
+}
+
+void Worker::refuse(rte_mbuf* m, FrameView& v, DropReason r) noexcept {
+  counters_.drop(r);
+  if (snap_ != nullptr && snap_->defense.refuse == RefuseMode::kDrop) {
+    rte_pktmbuf_free(m);
+    return;
+  }
+  reply_rst(m, v);
+}
+
+std::uint32_t Worker::open_flow(rte_mbuf* m, FrameView& v, const BindEntry& bind,
+                                const splice::Segment& syn) noexcept {
   const Snapshot& s = *snap_;
   const ListenerSlot& l = s.listeners[bind.listener];
   const std::uint32_t workers = settings_.workers;
@@ -602,7 +657,7 @@ void Worker::new_connection(rte_mbuf* m, FrameView& v, const BindEntry& bind) no
       (l.maxconn != 0 && slots_->listener_active[bind.listener].get() * workers >= l.maxconn)) {
     counters_.drop(DropReason::kMaxconn);
     reply_rst(m, v);
-    return;
+    return kNoIndex;
   }
   const std::uint16_t server = balancer_.pick(s, bind.listener, kNoServer,
                                               [&](std::uint16_t sv) { return server_full(s, sv); });
@@ -610,7 +665,7 @@ void Worker::new_connection(rte_mbuf* m, FrameView& v, const BindEntry& bind) no
     counters_.drop(DropReason::kNoServer);
     log_refused(v, bind.listener, EndCause::kServerAbort);
     reply_rst(m, v);
-    return;
+    return kNoIndex;
   }
   std::uint32_t src_index = 0;
   std::uint16_t lport = 0;
@@ -623,7 +678,7 @@ void Worker::new_connection(rte_mbuf* m, FrameView& v, const BindEntry& bind) no
     counters_.drop(DropReason::kPortsExhausted);
     log_refused(v, bind.listener, EndCause::kResource);
     reply_rst(m, v);
-    return;
+    return kNoIndex;
   }
   const std::uint32_t fi = flows_.allocate();
   if (fi == kNoIndex) {
@@ -631,7 +686,7 @@ void Worker::new_connection(rte_mbuf* m, FrameView& v, const BindEntry& bind) no
     counters_.drop(DropReason::kFlowTableFull);
     log_refused(v, bind.listener, EndCause::kResource);
     reply_rst(m, v);
-    return;
+    return kNoIndex;
   }
   Flow& f = flows_.at(fi);
   const ServerSlot& sv = s.servers[server];
@@ -666,7 +721,6 @@ void Worker::new_connection(rte_mbuf* m, FrameView& v, const BindEntry& bind) no
   if (bind.accept_proxy) {
     f.set(kFlowAcceptProxy);
   }
-  const splice::Segment syn = splice::read_segment(v, true);
   splice::start(f, syn, now_ms_);
   if (l.timeout_server_ms < l.timeout_client_ms) {
     f.set(kFlowServerIdleFirst);
@@ -679,7 +733,7 @@ void Worker::new_connection(rte_mbuf* m, FrameView& v, const BindEntry& bind) no
     ports_[src_index].give_back(lport);
     counters_.drop(DropReason::kPortsExhausted);
     reply_rst(m, v);
-    return;
+    return kNoIndex;
   }
   ++active_;
   slots_->listener_active[f.listener].add(1);
@@ -688,9 +742,7 @@ void Worker::new_connection(rte_mbuf* m, FrameView& v, const BindEntry& bind) no
   slots_->server_attempts[server].add(1);
   slots_->listener_total[f.listener].add(1);
   ++counters_.flows_created;
-  rewrite_to_server(v, f);
-  send_to_server(fi, m);
-  timers_.schedule(fi, splice::deadline(f));
+  return fi;
 }
 
 void Worker::send_header_for(std::uint32_t fi, const splice::Action& a) noexcept {
@@ -720,6 +772,7 @@ void Worker::settle(std::uint32_t fi, const splice::Action& a) noexcept {
     // A closed flow only lingers for stragglers: it no longer counts towards maxconn, and
     // its header buffer goes back at once.
     give_back_header_buffer(f);
+    leave_half_open(f);
     slots_->listener_active[f.listener].add(-1);
     slots_->server_active[f.server].add(-1);
     --active_;
@@ -739,8 +792,21 @@ void Worker::from_client(rte_mbuf* m, FrameView& v, std::uint32_t fi) noexcept {
   const bool out_counting = f.has(kFlowSynAcked);
   const Seq out_was = f.client_acked;
   const bool out_fin_was = f.has(kFlowServerFinAcked);
-  const splice::Action a =
-      splice::on_client(f, splice::read_segment(v, wants_options(f, v)), now_ms_);
+  splice::Segment seg = splice::read_segment(v, wants_options(f, v));
+  if (f.has(kFlowSynProxy)) {
+    if (f.state == FlowState::kSynSent && !seg.rst()) {
+      // The server has not answered yet: nothing can go on; the client sends it again.
+      drop(m, DropReason::kSynProxyPending);
+      return;
+    }
+    // Into the server's own spaces, which the state machine keeps.
+    seg.ack = seg.ack - static_cast<std::int32_t>(f.srv_off);
+    seg.ts_ecr -= f.tsp_off;
+  }
+  const splice::Action a = splice::on_client(f, seg, now_ms_);
+  if (f.half_open && f.state != FlowState::kSynSent && f.state != FlowState::kSynReceived) {
+    leave_half_open(f);  // the client completed its handshake (or the flow ended)
+  }
   switch (a.verdict) {
     case splice::Verdict::kRestart:
       release_flow(fi);
@@ -785,6 +851,14 @@ void Worker::from_server(rte_mbuf* m, FrameView& v, std::uint32_t fi) noexcept {
   const bool in_counting = f.has(kFlowHeaderSent);
   const Seq in_was = f.server_acked;
   const bool in_fin_was = f.has(kFlowClientFinAcked);
+  const bool proxied = f.has(kFlowSynProxy);
+  if (proxied && !syn_sent && (v.tcp->tcp_flags & (kSyn | kRst)) == kSyn) {
+    // The server sends its SYN-ACK again: our handshake ACK was lost. The client never sees
+    // the server's SYN-ACKs; Postern answers for it.
+    rte_pktmbuf_free(m);
+    proxy_complete_handshake(fi);
+    return;
+  }
   const splice::Action a =
       splice::on_server(f, splice::read_segment(v, wants_options(f, v)), now_ms_);
   if (a.verdict == splice::Verdict::kDrop) {
@@ -795,6 +869,17 @@ void Worker::from_server(rte_mbuf* m, FrameView& v, std::uint32_t fi) noexcept {
     // The SYN-ACK: HAProxy's connect time (Tc), summed for the average.
     slots_->server_connects[f.server].add(1);
     slots_->server_connect_ms[f.server].add(static_cast<std::int64_t>(now_ms_ - syn_ms));
+    if (proxied) {
+      // The client finished its handshake long ago: finish the server's for it.
+      rte_pktmbuf_free(m);
+      proxy_server_answered(fi);
+      settle(fi, a);
+      proxy_complete_handshake(fi);
+      return;
+    }
+    if (f.half_open) {
+      f.deadline_ms = now_ms_ + snap_->defense.half_open_timeout_ms;
+    }
   }
   if (a.has(splice::kActConnectFailure)) {
     connect_failed(f);
@@ -802,6 +887,14 @@ void Worker::from_server(rte_mbuf* m, FrameView& v, std::uint32_t fi) noexcept {
   // Refused by this server: the next one, if allowed, and the client never hears of it.
   if (a.has(splice::kActRedispatch) && redispatch(fi)) {
     rte_pktmbuf_free(m);
+    return;
+  }
+  if (proxied && syn_sent && a.has(splice::kActClose)) {
+    // Refused, and no other server: the client, established in the cookie's space, gets a
+    // RST it accepts instead of the server's, which answers a SYN it never sent.
+    rte_pktmbuf_free(m);
+    reset_both(fi);
+    settle(fi, a);
     return;
   }
   send_header_for(fi, a);
@@ -1014,6 +1107,7 @@ void Worker::release_flow(std::uint32_t fi) noexcept {
   Flow& f = flows_.at(fi);
   timers_.cancel(fi);
   give_back_header_buffer(f);
+  leave_half_open(f);
   for (std::size_t i = 0; i < settings_.source_addresses.size(); ++i) {
     if (settings_.source_addresses[i] == f.local_ip) {
       ports_[i].give_back(rte_be_to_cpu_16(f.local_port));
@@ -1040,6 +1134,7 @@ void Worker::housekeeping() noexcept {
         }
       },
       [this](rte_mbuf* m) { drop(m, DropReason::kNeighbourUnresolved); });
+  syn_proxy_tick();
   counters_.active_flows = active_;
   counters_.flow_table_used = flows_.size();
   flush();

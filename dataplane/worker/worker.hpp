@@ -30,6 +30,8 @@
 #include "postern/dataplane/settings.hpp"
 #include "postern/dataplane/snapshot.hpp"
 #include "proxy/upstream_headers.hpp"
+#include "synproxy/cookie.hpp"
+#include "synproxy/half_open.hpp"
 #include "worker/balancer.hpp"
 
 namespace postern::dataplane {
@@ -58,6 +60,8 @@ struct WorkerDeps {
   rte_ring* probe_events = nullptr;
   // Session log records (postern/dataplane/log_record.hpp) out; null: none kept.
   rte_ring* session_log = nullptr;
+  // The SYN cookies' secret, the same for every worker; null: the machine's boot key.
+  const SipKey* cookie_key = nullptr;
 };
 
 class alignas(64) Worker {
@@ -115,6 +119,22 @@ class alignas(64) Worker {
   void ttl_expired(rte_mbuf* m, FrameView& v) noexcept;
   void handle_tcp(rte_mbuf* m, FrameView& v) noexcept;
   void new_connection(rte_mbuf* m, FrameView& v, const BindEntry& bind) noexcept;
+  // Admission, a server, a source port and a flow for a client whose SYN is `syn`: the flow,
+  // inserted and counted, in kSynSent; kNoIndex when refused (then `m` is answered or freed).
+  std::uint32_t open_flow(rte_mbuf* m, FrameView& v, const BindEntry& bind,
+                          const splice::Segment& syn) noexcept;
+  // Refuses a new connection: counts `r`, then a RST or silence as `defense.refuse` says.
+  void refuse(rte_mbuf* m, FrameView& v, DropReason r) noexcept;
+  // SYN proxy (worker/syn_proxy.cpp).
+  bool syn_proxy_on(const ListenerSlot& l) noexcept;
+  bool cookie_may_answer() const noexcept;
+  void answer_with_cookie(rte_mbuf* m, FrameView& v) noexcept;
+  void open_by_cookie(rte_mbuf* m, FrameView& v, const BindEntry& bind) noexcept;
+  void proxy_server_answered(std::uint32_t fi) noexcept;
+  void proxy_complete_handshake(std::uint32_t fi) noexcept;
+  void enter_half_open(Flow& f) noexcept;
+  void leave_half_open(Flow& f) noexcept;
+  void syn_proxy_tick() noexcept;
   void from_client(rte_mbuf* m, FrameView& v, std::uint32_t fi) noexcept;
   void from_server(rte_mbuf* m, FrameView& v, std::uint32_t fi) noexcept;
   void read_upstream_header(rte_mbuf* m, FrameView& v, std::uint32_t fi) noexcept;
@@ -197,6 +217,16 @@ class alignas(64) Worker {
   std::uint32_t shutdowns_pending_ = 0;
   std::uint32_t shutdown_cursor_ = 0;
   WorkerCounters counters_;
+  // SYN proxy and half-open flows.
+  synproxy::Cookies cookies_;
+  std::unique_ptr<synproxy::HalfOpenSources> half_open_sources_;
+  std::uint32_t half_open_ = 0;        // flows with Flow::half_open
+  bool proxy_auto_on_ = false;         // `auto` has switched the SYN proxy on
+  std::uint64_t last_cookie_ms_ = 0;   // when the last cookie went out (0: never)
+  std::uint64_t proxy_second_ms_ = 0;  // start of the current one-second window
+  std::uint32_t cookies_second_ = 0;   // cookies sent in it
+  std::uint32_t valid_second_ = 0;     // and cookies that came back
+  std::uint32_t calm_seconds_ = 0;     // seconds in a row with few unanswered cookies
   std::uint64_t tsc_hz_;
   std::uint64_t turn_tsc_ = 0;     // when the current loop turn began
   std::uint64_t window_tsc_ = 0;   // when the current busy_ppm second began

@@ -41,7 +41,11 @@ namespace postern::dataplane {
   X(flow_table_used)               \
   X(loops_busy)                    \
   X(loops_idle)                    \
-  X(busy_cycles)
+  X(busy_cycles)                   \
+  X(syn_cookies_sent)              \
+  X(syn_cookies_valid)             \
+  X(syn_proxy_active)              \
+  X(half_open_flows)
 
 struct alignas(64) WorkerCounters {
 #define POSTERN_X(name) std::uint64_t name = 0;

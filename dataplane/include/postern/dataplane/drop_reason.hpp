@@ -36,7 +36,11 @@ namespace postern::dataplane {
   X(kProxyBufferFull, "proxy_buffers_exhausted")    \
   X(kProxyHeaderRepeated, "proxy_header_repeated")  \
   X(kHandoffFull, "handoff_ring_full")              \
-  X(kIpv6, "ipv6_not_enabled")
+  X(kIpv6, "ipv6_not_enabled")                      \
+  X(kSynCookieInvalid, "syn_cookie_invalid")        \
+  X(kSynProxyPending, "syn_proxy_pending")          \
+  X(kHalfOpenPerSource, "half_open_per_source")     \
+  X(kHalfOpenTimeout, "half_open_timeout")
 
 enum class DropReason : std::uint8_t {
 #define POSTERN_X(id, name) id,
