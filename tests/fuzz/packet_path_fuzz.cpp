@@ -232,7 +232,8 @@ struct ClientEnd {
   rte_ether_addr mac{};
   std::uint32_t snd_nxt = 0;
   std::uint32_t rcv_nxt = 0;
-  std::uint32_t ts = 0;
+  std::uint32_t ts = 0;         // the end's TSval clock
+  std::uint32_t ts_recent = 0;  // the latest TSval it was sent, echoed in its TSecr
 };
 struct ServerEnd {
   std::uint32_t ip = 0;
@@ -241,7 +242,8 @@ struct ServerEnd {
   std::uint16_t local_port = 0;
   std::uint32_t snd_nxt = 0;
   std::uint32_t rcv_nxt = 0;
-  std::uint32_t ts = 0;
+  std::uint32_t ts = 0;         // the end's TSval clock
+  std::uint32_t ts_recent = 0;  // the latest TSval it was sent, echoed in its TSecr
 };
 
 // Remembers the latest kEnds ends; index 0 is the newest.
@@ -339,6 +341,7 @@ class Rig {
 
   dp::Settings settings_;
   dp::SeqOffsets offsets_{std::array<std::uint64_t, 2>{0x0123456789abcdefULL, 0x5eed}};
+  dp::SipKey cookie_key_{0xc00c1e5ULL, 0xfeedULL};
   std::array<dp::Snapshot, 4> snaps_;
   std::unique_ptr<dp::ServerLive[]> live_;
   std::atomic<const dp::Snapshot*> published_{nullptr};
@@ -424,8 +427,13 @@ Rig::Rig() {
   base.servers[5].backup = true;
   base.binds = {
       {kVip, 143, 0, false}, {kVip, 110, 1, false}, {kVip, 993, 2, true}, {0, 25, 3, false}};
+  // The SYN proxy in `auto` switches on at 64 half-open flows (a flood reaches that), one
+  // client address may hold 16, and a half-open flow lives 3 s.
+  base.defense.syn_proxy_above = 64;
+  base.defense.half_open_per_source = 16;
+  base.defense.half_open_timeout_ms = 3000;
   // Snapshot 1: a second VIP; plain removed (its listener and server retired, as a reload
-  // keeps their slots); maxconn on imap, on a server and globally.
+  // keeps their slots); maxconn on imap, on a server and globally; imap's SYN proxy on.
   dp::Snapshot& v1 = snaps_[1] = base;
   v1.vips = {kVip, kVip2};
   v1.listeners[1].retired = true;
@@ -436,8 +444,10 @@ Rig::Rig() {
   v1.listeners[0].maxconn = 3;
   v1.servers[1].maxconn = 2;
   v1.global_maxconn = 8;
+  v1.listeners[0].syn_proxy = dp::SynProxyMode::kOn;  // imap answers every SYN with a cookie
   // Snapshot 2: short timeouts and no retries on imap, a server weighted 0, edge without
-  // accept-proxy, smtp's main server disabled (its backup takes over).
+  // accept-proxy, smtp's main server disabled (its backup takes over), the SYN proxy on for
+  // every listener and refusals silent.
   dp::Snapshot& v2 = snaps_[2] = base;
   for (auto& l : v2.listeners) {
     l.timeout_connect_ms = 200;
@@ -449,11 +459,22 @@ Rig::Rig() {
   v2.servers[0].weight = 0;
   v2.binds[2].accept_proxy = false;
   v2.servers[4].disabled = true;
-  // Snapshot 3: the headers turned off, and imap's first server behind a gateway.
+  v2.defense.syn_proxy = dp::SynProxyMode::kOn;  // every listener, refusing in silence
+  for (auto& l : v2.listeners) {
+    l.syn_proxy = dp::SynProxyMode::kOn;
+  }
+  v2.defense.refuse = dp::RefuseMode::kDrop;
+  // Snapshot 3: the headers turned off, imap's first server behind a gateway, the SYN proxy
+  // and the per-source limit off.
   dp::Snapshot& v3 = snaps_[3] = base;
   v3.servers[0].send_proxy = false;
   v3.servers[1].send_proxy = false;
   v3.servers[0].next_hop = ipv4(198, 19, 0, 250);
+  v3.defense.syn_proxy = dp::SynProxyMode::kOff;
+  for (auto& l : v3.listeners) {
+    l.syn_proxy = dp::SynProxyMode::kOff;
+  }
+  v3.defense.half_open_per_source = 0;
 
   live_ = std::make_unique<dp::ServerLive[]>(dp::kMaxServers);
   for (auto& snap : snaps_) {
@@ -480,6 +501,7 @@ Rig::Rig() {
   deps.probe_commands = probe_commands_;
   deps.probe_events = probe_events_;
   deps.session_log = session_log_;
+  deps.cookie_key = &cookie_key_;
   worker_ = std::make_unique<dp::Worker>(deps);
   worker_->set_now_ms(now_);
   worker_->start();  // announces the addresses, asks for the servers' MACs
@@ -543,8 +565,34 @@ void Rig::check_sent(std::uint16_t port, const rte_mbuf* m) {
 
 // The peers learn what they were sent: the next sequence number they expect, and the server
 // side of each connection the worker opens.
+// The TSval of a segment's timestamp option, if it has one.
+bool timestamp_of(const dp::FrameView& v, std::uint32_t& val) {
+  const std::uint8_t* o = v.tcp_options();
+  const std::size_t n = v.tcp_options_len();
+  for (std::size_t i = 0; i < n;) {
+    if (o[i] == 0) {
+      return false;
+    }
+    if (o[i] == 1) {
+      ++i;
+      continue;
+    }
+    if (i + 1 >= n || o[i + 1] < 2 || i + o[i + 1] > n) {
+      return false;
+    }
+    if (o[i] == 8 && o[i + 1] == 10) {
+      val = static_cast<std::uint32_t>(o[i + 2] << 24 | o[i + 3] << 16 | o[i + 4] << 8 | o[i + 5]);
+      return true;
+    }
+    i += o[i + 1];
+  }
+  return false;
+}
+
 void Rig::learn(std::uint16_t port, const dp::FrameView& v) {
   const std::uint8_t fl = v.tcp->tcp_flags;
+  std::uint32_t tsval = 0;
+  const bool has_ts = timestamp_of(v, tsval);
   const std::uint32_t end = rte_be_to_cpu_32(v.tcp->sent_seq) + v.payload_len +
                             ((fl & kSyn) != 0 ? 1 : 0) + ((fl & kFin) != 0 ? 1 : 0);
   const std::uint16_t sport = rte_be_to_cpu_16(v.tcp->src_port);
@@ -559,6 +607,7 @@ void Rig::learn(std::uint16_t port, const dp::FrameView& v) {
     });
     if (c != nullptr) {
       c->rcv_nxt = end;
+      c->ts_recent = has_ts ? tsval : c->ts_recent;
     }
     return;
   }
@@ -576,6 +625,7 @@ void Rig::learn(std::uint16_t port, const dp::FrameView& v) {
   }
   if (s != nullptr) {
     s->rcv_nxt = end;
+    s->ts_recent = has_ts ? tsval : s->ts_recent;
   }
 }
 
@@ -913,7 +963,7 @@ void Rig::server_synack(Input& in) {
   s.ack = number(in, in.u8(), e.rcv_nxt);
   s.window = static_cast<std::uint16_t>(in.u16() ^ 65160);
   e.ts = in.u32();
-  options(in, s, true, e.ts, 0);
+  options(in, s, true, e.ts, e.ts_recent);
   if ((which & 0x80) != 0) {
     payload(in, s);
   }
@@ -945,7 +995,7 @@ bool Rig::client_segment(Input& in, Segment& s) {
   s.urgent = (modes & 0x10) != 0 ? in.u16() : 0;
   s.ttl = (modes & 0x20) != 0 ? in.u8() : 64;
   ++c.ts;
-  options(in, s, false, c.ts, 0);
+  options(in, s, false, c.ts, c.ts_recent);
   payload(in, s);
   const std::uint32_t end =
       s.seq + s.payload_len + ((s.flags & kFin) != 0 ? 1 : 0) + ((s.flags & kSyn) != 0 ? 1 : 0);
@@ -976,7 +1026,7 @@ bool Rig::server_segment(Input& in, Segment& s) {
   s.urgent = (modes & 0x10) != 0 ? in.u16() : 0;
   s.ttl = (modes & 0x20) != 0 ? in.u8() : 64;
   ++e.ts;
-  options(in, s, false, e.ts, 0);
+  options(in, s, false, e.ts, e.ts_recent);
   payload(in, s);
   const std::uint32_t end =
       s.seq + s.payload_len + ((s.flags & kFin) != 0 ? 1 : 0) + ((s.flags & kSyn) != 0 ? 1 : 0);
@@ -1254,8 +1304,9 @@ void Rig::echo(Input& in) {
   deliver(frame_, 14 + 28 + n, port);
 }
 
-// Many SYNs from one client address on consecutive ports (8 to 2048 of them, kFloodBudget in
-// all per input): fills the flow table, which persists, so the exhaustion paths are reached.
+// Many SYNs from one client address, or each from another, on consecutive ports (8 to 2048
+// of them, kFloodBudget in all per input): fills the flow table, which persists, so the
+// exhaustion paths are reached (with the SYN proxy off; with it on, the cookie paths).
 void Rig::flood(Input& in) {
   const std::uint8_t a = in.u8();
   // At most kFloodBudget SYNs per input, so one input never takes more than milliseconds.
@@ -1276,6 +1327,9 @@ void Rig::flood(Input& in) {
   std::memcpy(s.options, mss, 4);
   for (std::size_t i = 0; i < count; ++i) {
     s.sport = static_cast<std::uint16_t>(first + i);
+    if ((a & 0x20) != 0) {  // each from another address (10.0.x.y): past per-source limits
+      s.src = ipv4(10, 0, static_cast<std::uint8_t>(i >> 8), static_cast<std::uint8_t>(i));
+    }
     s.seq = static_cast<std::uint32_t>(i * 2654435761U);
     deliver(s, 0);
     if (i % 32 == 31) {

@@ -117,7 +117,9 @@ def shutdown(server_slot):
     return u8(SHUTDOWN) + u8(server_slot)
 
 
-def flood(count_div8, first_port, who=0):
+def flood(count_div8, first_port, who=0, spread=False):
+    """`spread`: each SYN from another address (10.0.x.y), past per-source limits."""
+    who |= 0x20 if spread else 0
     return u8(FLOOD) + u8(who) + u8(count_div8 - 1) + u16(first_port)
 
 
@@ -148,8 +150,17 @@ SEEDS = {
     server(ACK | PSH, data(b"* OK\r\n")) + client(ACK | PSH, filler(1400)) +
     icmp_frag_needed(True, 1280) + server(ACK | PSH, filler(1400)) +
     icmp_frag_needed(False, 576) + icmp_unreachable(True) + advance(1000),
-    # More SYNs than the flow table holds, a reload and a server marked down meanwhile.
-    "flood_reload_down": resolve_servers() + flood(160, 20000) + snapshot(1) + health(0, 0) +
+    # With imap's SYN proxy on (snapshot 1): the cookie SYN-ACK, the client's ACK opens the
+    # server side, the server's SYN-ACK, the header, a greeting and a command, both FINs;
+    # then a flood from one address past the per-source half-open limit.
+    "syn_proxy_session": snapshot(1) + resolve_servers() + syn(who=5, port=48000) + client() +
+    synack() + server(ACK | PSH, data(b"* OK\r\n")) + client(ACK | PSH, data(b"a1 NOOP\r\n")) +
+    server(ACK | PSH, data(b"a1 OK\r\n")) + client(ACK | FIN) + server(ACK | FIN) + client() +
+    flood(8, 21000, who=6) + advance(4000) + snapshot(0) + advance(60000),
+    # With the SYN proxy off, more SYNs from as many addresses than the flow table holds, then
+    # more from one address; a reload and a server marked down meanwhile.
+    "flood_reload_down": resolve_servers() + snapshot(3) + flood(160, 20000, spread=True) +
+    flood(8, 30000) + snapshot(1) + health(0, 0) +
     shutdown(1) + syn(who=4, port=44000) + health(0, 4) + snapshot(0) + advance(6000) +
     advance(60000),
 }
