@@ -191,6 +191,13 @@ REGRESSIONS = {
     # count). The seed accept_proxy_v1 is the same session.
     "accept_proxy_odd_header": resolve_servers() + handshake(who=0x21, port=47000) +
     client(ACK | PSH, proxy(1, more=b"a1 CAPABILITY\r\n")),
+    # With the SYN proxy on for every listener (snapshot 2), a SYN sent to a multicast MAC:
+    # the cookie SYN-ACK came from that MAC (fixed in Worker::answer_with_cookie: the port's
+    # own MAC). The first SYN gives the client end; the patched segment is a SYN (flags ACK
+    # XOR 0x12) whose first byte makes its destination MAC 01:00:00:00:00:01.
+    "cookie_synack_from_borrowed_mac": snapshot(2) + syn(who=0, port=49000) + u8(PATCHED) +
+    u8(0) + u8(0) + u8(0) + u8(0x12) + u16(0) + u8(4) + NO_PAYLOAD + u8(0) + u16(0) +
+    u8(0x01) + u8(0) + snapshot(0),
     "rst_from_borrowed_mac": syn(who=0x50, port=46000, vport=7) + u8(PATCHED) + u8(0) +
     u8(0) + u8(0) + u8(0) + u16(502 ^ 502) + u8(4) + NO_PAYLOAD + u8(0) + u16(0) + u8(0x01) +
     u8(0),

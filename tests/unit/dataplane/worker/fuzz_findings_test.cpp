@@ -1,7 +1,7 @@
 // What the packet-path fuzzer (tests/fuzz/packet_path_fuzz.cpp) found, each as the frames a
 // user would see: a neighbour learnt on the wrong port, echo replies with a wrong checksum or
-// a borrowed source MAC, RSTs from a borrowed source MAC, and a misaligned frame after an
-// odd-length accept-proxy header was cut.
+// a borrowed source MAC, RSTs and cookie SYN-ACKs from a borrowed source MAC, and a
+// misaligned frame after an odd-length accept-proxy header was cut.
 #include <gtest/gtest.h>
 
 #include <cstdint>
@@ -100,6 +100,27 @@ TEST(FuzzFindings, ARstForASegmentSentToABroadcastMacComesFromThePortMac) {
   ASSERT_EQ(out.size(), 1U);
   ASSERT_TRUE(out[0].d.is_tcp);
   EXPECT_EQ(out[0].d.flags & kRst, kRst);
+  EXPECT_TRUE(same(out[0].d.src_mac, kPortClientMac));
+  EXPECT_TRUE(same(out[0].d.dst_mac, kClientMac));
+}
+
+TEST(FuzzFindings, ACookieSynAckForASynSentToABroadcastMacComesFromThePortMac) {
+  WorkerHarness h(1024, [](dataplane::Snapshot& s) {
+    s.listeners[0].syn_proxy = dataplane::SynProxyMode::kOn;
+  });
+  h.receive(TcpPacket()
+                .eth(kClientMac, kBroadcast)
+                .from("198.18.0.2", 40000)
+                .to("198.18.0.100", 143)
+                .seq(1000)
+                .flags(kSyn)
+                .mss(1460)
+                .build(),
+            0);
+  const auto out = h.take();
+  ASSERT_EQ(out.size(), 1U);
+  ASSERT_TRUE(out[0].d.is_tcp);
+  EXPECT_EQ(out[0].d.flags & (kSyn | kAck), kSyn | kAck);
   EXPECT_TRUE(same(out[0].d.src_mac, kPortClientMac));
   EXPECT_TRUE(same(out[0].d.dst_mac, kClientMac));
 }
