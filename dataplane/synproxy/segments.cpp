@@ -57,22 +57,25 @@ std::uint8_t write_options(std::uint8_t* p, std::uint16_t mss, bool sack, bool t
 
 }  // namespace
 
-std::uint16_t make_synack(FrameView& v, std::uint16_t cap, const SynAck& a) noexcept {
-  const rte_ether_addr client_mac = v.eth->src_addr;
-  const rte_ether_addr our_mac = v.eth->dst_addr;
-  const std::uint32_t client_ip = v.ip->src_addr;
-  const std::uint32_t vip = v.ip->dst_addr;
-  const std::uint16_t client_port = v.tcp->src_port;
-  const std::uint16_t vip_port = v.tcp->dst_port;
-  const Seq ack = Seq(rte_be_to_cpu_32(v.tcp->sent_seq)) + 1;
+std::uint16_t write_synack(std::uint8_t* out, std::uint16_t cap, const FlowKey& k, Seq client_isn,
+                           const rte_ether_addr& src_mac, const rte_ether_addr& dst_mac,
+                           const SynAck& a) noexcept {
   std::uint8_t opts[24];
   const std::uint8_t n =
       write_options(opts, a.mss, a.sack && a.timestamps, a.timestamps, a.ts_val, a.ts_ecr,
                     a.timestamps ? a.wscale : static_cast<std::int8_t>(-1));
-  // Everything needed is copied out of the SYN: the frame is written over it.
-  return write_segment(v.data, cap, L2Addresses{our_mac, client_mac}, vip, client_ip, vip_port,
-                       client_port, a.cookie, ack, RTE_TCP_SYN_FLAG | RTE_TCP_ACK_FLAG,
+  return write_segment(out, cap, L2Addresses{src_mac, dst_mac}, k.dst_ip, k.src_ip, k.dst_port,
+                       k.src_port, a.cookie, client_isn + 1, RTE_TCP_SYN_FLAG | RTE_TCP_ACK_FLAG,
                        rte_cpu_to_be_16(0xffff), opts, n, nullptr, 0);
+}
+
+std::uint16_t make_synack(FrameView& v, std::uint16_t cap, const SynAck& a) noexcept {
+  // Everything needed is copied out of the SYN first: the frame is written over it.
+  const FlowKey k{v.ip->src_addr, v.ip->dst_addr, v.tcp->src_port, v.tcp->dst_port};
+  const rte_ether_addr client_mac = v.eth->src_addr;
+  const rte_ether_addr our_mac = v.eth->dst_addr;
+  const Seq isn(rte_be_to_cpu_32(v.tcp->sent_seq));
+  return write_synack(v.data, cap, k, isn, our_mac, client_mac, a);
 }
 
 std::uint8_t syn_options(const SynOptions& o, std::uint32_t ts_val, std::uint8_t* out) noexcept {

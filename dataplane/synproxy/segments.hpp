@@ -31,6 +31,12 @@ struct SynAck {
 // options of `a`. Returns the new frame length.
 std::uint16_t make_synack(FrameView& v, std::uint16_t cap, const SynAck& a) noexcept;
 
+// The same SYN-ACK again, written into `out` for the client of `client_side` (the key of its
+// segments) whose ISN was `client_isn`, at Ethernet addresses `l2` (ours, the client's hop).
+std::uint16_t write_synack(std::uint8_t* out, std::uint16_t cap, const FlowKey& client_side,
+                           Seq client_isn, const rte_ether_addr& src_mac,
+                           const rte_ether_addr& dst_mac, const SynAck& a) noexcept;
+
 // The options of the SYN Postern sends the server for a client the cookie let in, in Linux's
 // order: MSS, SACK permitted, timestamps (TSval `ts_val`, TSecr 0), window scale. Returns
 // their length (a multiple of 4, at most 20).

@@ -16,6 +16,8 @@ namespace {
 // `auto` switches off after this many seconds in a row with fewer unanswered cookies than
 // `syn_proxy_above`.
 constexpr std::uint32_t kCalmSeconds = 10;
+// A SYN-ACK with a cookie whose client has not come back this long after is sent once more.
+constexpr std::uint64_t kCookieResendMs = 1000;
 
 }  // namespace
 
@@ -60,6 +62,17 @@ void Worker::answer_with_cookie(rte_mbuf* m, FrameView& v) noexcept {
     a.ts_ecr = o.ts_val;
     a.sack = o.sack_permitted;
     a.wscale = o.wscale < 0 ? -1 : static_cast<std::int8_t>(synproxy::kProxyWscale);
+  }
+  SentCookie& sc = (*sent_cookies_)[sent_tail_ % kSentCookies];
+  sc.key = key;
+  sc.synack = a;
+  sc.client_isn = isn;
+  sc.client_mac = v.eth->src_addr;
+  sc.port = static_cast<std::uint8_t>(m->port);
+  sc.sent_ms = now_ms_;
+  ++sent_tail_;
+  if (sent_tail_ - sent_head_ > kSentCookies) {
+    sent_head_ = sent_tail_ - kSentCookies;  // the oldest was overwritten
   }
   // The SYN-ACK is written over the SYN: an mbuf has room for the largest one.
   const std::uint16_t cap =
@@ -188,7 +201,34 @@ void Worker::leave_half_open(Flow& f) noexcept {
   half_open_sources_->remove(f.client_ip);
 }
 
+void Worker::resend_synacks() noexcept {
+  // At most one burst per loop turn: the ring is oldest first, so this stops at the first
+  // entry younger than a second.
+  for (unsigned n = 0; n < kBurst && sent_head_ != sent_tail_; ++n) {
+    const SentCookie& sc = (*sent_cookies_)[sent_head_ % kSentCookies];
+    if (sc.sent_ms + kCookieResendMs > now_ms_) {
+      return;
+    }
+    ++sent_head_;
+    if (flows_.lookup(sc.key).found()) {
+      continue;  // the client came back
+    }
+    const InterfaceSettings* ifc = iface_for_port(sc.port);
+    rte_mbuf* m = ifc != nullptr ? alloc() : nullptr;
+    if (m == nullptr) {
+      continue;
+    }
+    const std::uint16_t len =
+        synproxy::write_synack(rte_pktmbuf_mtod(m, std::uint8_t*), rte_pktmbuf_tailroom(m), sc.key,
+                               sc.client_isn, ifc->mac, sc.client_mac, sc.synack);
+    rte_pktmbuf_append(m, len);
+    ++counters_.syn_cookies_resent;
+    send(sc.port, m);
+  }
+}
+
 void Worker::syn_proxy_tick() noexcept {
+  resend_synacks();
   if (now_ms_ - proxy_second_ms_ >= 1000) {
     if (proxy_auto_on_ && snap_ != nullptr) {
       // While cookies answer the SYNs no flow is half-open: what measures the flood now is the

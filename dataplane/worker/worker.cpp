@@ -58,6 +58,7 @@ Worker::Worker(const WorkerDeps& deps)
       upstream_(std::min<std::uint32_t>(deps.settings->flows, kProxyBuffers)),
       cookies_(deps.cookie_key != nullptr ? *deps.cookie_key : boot_sip_key()),
       half_open_sources_(std::make_unique<synproxy::HalfOpenSources>(random_sip_key())),
+      sent_cookies_(std::make_unique<std::array<SentCookie, kSentCookies>>()),
       tsc_hz_(rte_get_tsc_hz()) {
   for (std::size_t i = 0; i < settings_.source_addresses.size(); ++i) {
     ports_.emplace_back(deps.id, settings_.workers);

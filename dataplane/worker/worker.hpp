@@ -32,6 +32,7 @@
 #include "proxy/upstream_headers.hpp"
 #include "synproxy/cookie.hpp"
 #include "synproxy/half_open.hpp"
+#include "synproxy/segments.hpp"
 #include "worker/balancer.hpp"
 
 namespace postern::dataplane {
@@ -135,6 +136,7 @@ class alignas(64) Worker {
   void enter_half_open(Flow& f) noexcept;
   void leave_half_open(Flow& f) noexcept;
   void syn_proxy_tick() noexcept;
+  void resend_synacks() noexcept;
   void from_client(rte_mbuf* m, FrameView& v, std::uint32_t fi) noexcept;
   void from_server(rte_mbuf* m, FrameView& v, std::uint32_t fi) noexcept;
   void read_upstream_header(rte_mbuf* m, FrameView& v, std::uint32_t fi) noexcept;
@@ -227,6 +229,21 @@ class alignas(64) Worker {
   std::uint32_t cookies_second_ = 0;   // cookies sent in it
   std::uint32_t valid_second_ = 0;     // and cookies that came back
   std::uint32_t calm_seconds_ = 0;     // seconds in a row with few unanswered cookies
+  // The last cookies sent, oldest first: one whose client has not come back a second later is
+  // sent once more (its ACK may have been lost, and a mail client waits for the server to
+  // speak). A flood overwrites entries long before they are a second old: no amplification.
+  struct SentCookie {
+    FlowKey key;  // as the client's segments arrive
+    synproxy::SynAck synack;
+    Seq client_isn;
+    rte_ether_addr client_mac;
+    std::uint8_t port = 0;
+    std::uint64_t sent_ms = 0;
+  };
+  static constexpr std::uint32_t kSentCookies = 4096;
+  std::unique_ptr<std::array<SentCookie, kSentCookies>> sent_cookies_;
+  std::uint64_t sent_head_ = 0;  // oldest entry not yet looked at again
+  std::uint64_t sent_tail_ = 0;  // next entry to write
   std::uint64_t tsc_hz_;
   std::uint64_t turn_tsc_ = 0;     // when the current loop turn began
   std::uint64_t window_tsc_ = 0;   // when the current busy_ppm second began

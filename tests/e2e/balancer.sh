@@ -10,7 +10,8 @@
 #                              more lab.sh options (--router)
 #   bal_start CFG...           starts the balancer with dataplane.yaml (Postern) + CFG...; with
 #                              BAL_SKIP_ECHO=1 Postern is not pinged (no traffic to the VIP);
-#                              BAL_ADMIN_EXTRA adds keys to its admin section (http, etcd)
+#                              BAL_ADMIN_EXTRA adds keys to its admin section (http, etcd);
+#                              BAL_EXTRA_FILES (Postern) adds more -f files after CFG...
 #   bal_stop                   stops it (Postern: SIGINT, its final counters to BAL_DIR/final.json)
 #   bal_counter PATH           a number from Postern's state JSON, e.g. counters.flows_created,
 #                              drops.no_listener, servers.recorder/r1.total
@@ -125,7 +126,7 @@ bal_start() {
   fi
   e2e_check "dataplane.yaml for lab $LAB_NAME" bal_dataplane_yaml || return 1
   local args=(-f "$BAL_DIR/dataplane.yaml") f
-  for f in "$@"; do args+=(-f "$f"); done
+  for f in "$@" ${BAL_EXTRA_FILES:-}; do args+=(-f "$f"); done
   # ip netns exec execs postern in place: $! is postern itself.
   ip netns exec "$NS_DP" "$POSTERN_BIN" "${args[@]}" </dev/null >"$BAL_DIR/postern.out" 2>"$BAL_DIR/postern.err" &
   BAL_PID=$!

@@ -44,6 +44,7 @@ namespace postern::dataplane {
   X(busy_cycles)                   \
   X(syn_cookies_sent)              \
   X(syn_cookies_valid)             \
+  X(syn_cookies_resent)            \
   X(syn_proxy_active)              \
   X(half_open_flows)
 

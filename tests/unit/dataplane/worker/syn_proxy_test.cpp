@@ -298,6 +298,7 @@ TEST(SynProxy, AForgedAckIsResetAndOpensNothing) {
   ProxiedSession q(h, 40001);
   q.syn();
   h.advance(2 * synproxy::kPeriodMs + 1000);
+  h.take();  // both SYN-ACKs were sent once more a second after the first
   ProxiedSession r(h, 40002);
   r.syn();  // cookies are still being sent: an unknown ACK is checked
   only_on(q.ack(), 0);
@@ -467,6 +468,77 @@ TEST(HalfOpen, DropRefusalSendsNothing) {
   Session b(h, 42001);
   EXPECT_TRUE(b.send_client(b.client().seq(7).flags(kSyn)).empty());
   EXPECT_EQ(h.worker().counters().dropped(DropReason::kHalfOpenPerSource), 1U);
+}
+
+TEST(SynProxy, ALostHeaderIsSentAgainOnItsTimer) {
+  WorkerHarness h(1024, proxy_on);
+  h.resolve_servers();
+  ProxiedSession p(h);
+  p.syn();
+  p.ack();
+  ASSERT_EQ(p.synack().size(), 2U);  // header and ACK: the header is lost
+  h.advance(dataplane::splice::kHeaderRtoMs + 1);
+  const auto again = tcp_only(h.take());
+  ASSERT_EQ(again.size(), 1U);
+  EXPECT_EQ(again[0].port, 1);
+  EXPECT_EQ(again[0].d.payload.size(), kHeaderLen);
+  EXPECT_EQ(again[0].d.seq, p.s.client_isn + 1);
+  EXPECT_EQ(h.worker().counters().proxy_retransmits, 1U);
+}
+
+TEST(SynProxy, ASynAckWhoseClientDoesNotComeBackIsSentOnceMore) {
+  WorkerHarness h(1024, proxy_on);
+  h.resolve_servers();
+  ProxiedSession p(h);
+  const Decoded first = p.syn();
+  // The client's ACK is lost: a mail client would wait for the banner for ever. A second later
+  // the same SYN-ACK goes again, and the client's answer to it opens the connection.
+  h.advance(999);
+  EXPECT_TRUE(tcp_only(h.take()).empty());
+  h.advance(2);
+  const auto again = tcp_only(h.take());
+  ASSERT_EQ(again.size(), 1U);
+  expect_valid_tcp(again[0].d);
+  EXPECT_EQ(again[0].port, 0);
+  EXPECT_EQ(again[0].d.seq, first.seq);
+  EXPECT_EQ(again[0].d.ack, first.ack);
+  EXPECT_EQ(again[0].d.options, first.options);
+  EXPECT_EQ(std::memcmp(again[0].d.dst_mac.b, kClientMac.b, 6), 0);
+  EXPECT_EQ(h.worker().counters().syn_cookies_resent, 1U);
+  EXPECT_EQ(only_on(p.ack(), 1).d.flags, kSyn);
+  // Only once; and not for a client that came back.
+  h.advance(5000);
+  EXPECT_EQ(h.worker().counters().syn_cookies_resent, 1U);
+  ProxiedSession q(h, 40001);
+  q.syn();
+  q.ack();
+  h.advance(1500);
+  EXPECT_EQ(h.worker().counters().syn_cookies_resent, 1U);
+}
+
+TEST(SynProxy, AFloodOverwritesTheResendRingInsteadOfAmplifying) {
+  WorkerHarness h(1024, proxy_on);
+  h.resolve_servers();
+  for (std::uint32_t i = 0; i < 10000; ++i) {
+    TcpPacket syn;
+    const std::string src = "10.1." + std::to_string(i / 250) + "." + std::to_string(i % 250 + 1);
+    syn.eth(kClientMac, kPortClientMac)
+        .from(src.c_str(), static_cast<std::uint16_t>(1024 + i))
+        .to(kVipAddr, 143)
+        .seq(i)
+        .flags(kSyn)
+        .mss(1460);
+    h.receive(syn.build(), 0);
+  }
+  h.take();
+  EXPECT_EQ(h.worker().counters().syn_cookies_sent, 10000U);
+  EXPECT_EQ(h.worker().flows().size(), 0U);
+  for (int i = 0; i < 400; ++i) {
+    h.advance(10);
+  }
+  h.take();
+  // Only the ring's 4,096 latest, once each.
+  EXPECT_EQ(h.worker().counters().syn_cookies_resent, 4096U);
 }
 
 }  // namespace
