@@ -8,7 +8,8 @@
 # Usage: scripts/test.sh [--soak]
 #   --soak  the end-to-end tests run their long variants (E2E_SOAK=1): handshake_loss_test.sh
 #           runs 1,000 IMAP sessions per loss pattern instead of 120, timewait_test.sh loads
-#           for 75 s, longer than TIME_WAIT, instead of 100,000 connections)
+#           for 75 s, longer than TIME_WAIT, instead of 100,000 connections, syn_flood_test.sh
+#           floods for 60 s instead of 10 s)
 set -uo pipefail
 top=$(cd "$(dirname "$0")/.." && pwd)
 cd "$top" || exit 1

@@ -9,6 +9,7 @@
 #   bal_lab_up PREFIX [OPT...] lab up (name from e2e_lab_name PREFIX), its env sourced; OPT are
 #                              more lab.sh options (--router)
 #   bal_start CFG...           starts the balancer with dataplane.yaml (Postern) + CFG...; with
+#                              BAL_ROUTES more routes in dataplane.yaml (Postern); with
 #                              BAL_SKIP_ECHO=1 Postern is not pinged (no traffic to the VIP);
 #                              BAL_ADMIN_EXTRA adds keys to its admin section (http, etcd);
 #                              BAL_EXTRA_FILES (Postern) adds more -f files after CFG...
@@ -54,11 +55,15 @@ bal_lab_up() {
 }
 
 # The lab's dataplane.yaml with this lab's state file and EAL file prefix; a lab with a router
-# (lab.sh --router) also gets the route back to the clients' subnet behind it.
+# (lab.sh --router) also gets the route back to the clients' subnet behind it, and BAL_ROUTES
+# (YAML flow items, e.g. "{to: 100.64.0.0/10, via: 198.18.0.2}") more routes.
 bal_dataplane_yaml() {
-  local route=()
+  local route=() routes=${BAL_ROUTES:-}
   if [ "${LAB_ROUTER:-0}" = 1 ]; then
-    route=(-e "s#^\(  \)vips:#\1routes: [{to: $CLIENT_NET, via: $ROUTER_ADDR}]\n&#")
+    routes="{to: $CLIENT_NET, via: $ROUTER_ADDR}${routes:+, $routes}"
+  fi
+  if [ -n "$routes" ]; then
+    route=(-e "s#^\(  \)vips:#\1routes: [$routes]\n&#")
   fi
   sed -e "s#^\( *state_file:\).*#\1 $BAL_DIR/state.json#" \
     -e "s#\"postern-pt\"#\"postern-$LAB_NAME\"#" "${route[@]}" \
@@ -66,7 +71,8 @@ bal_dataplane_yaml() {
   grep -q "state_file: $BAL_DIR/state.json" "$BAL_DIR/dataplane.yaml" || return 1
   # BAL_ADMIN_EXTRA: more keys for the admin section (the file's last), indented two spaces.
   [ -z "${BAL_ADMIN_EXTRA:-}" ] || printf '%s\n' "$BAL_ADMIN_EXTRA" >>"$BAL_DIR/dataplane.yaml"
-  [ "${LAB_ROUTER:-0}" != 1 ] || grep -q "^  routes: \[{to: $CLIENT_NET, via: $ROUTER_ADDR}\]" "$BAL_DIR/dataplane.yaml"
+  [ "${LAB_ROUTER:-0}" != 1 ] || grep -q "^  routes: \[{to: $CLIENT_NET, via: $ROUTER_ADDR}" "$BAL_DIR/dataplane.yaml" || return 1
+  [ -z "${BAL_ROUTES:-}" ] || grep -qF "$BAL_ROUTES]" "$BAL_DIR/dataplane.yaml"
 }
 
 # HAProxy stands in with the same listeners: no health checks (BAL_HAPROXY_CHECKS=1 keeps

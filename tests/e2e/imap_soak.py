@@ -55,7 +55,8 @@ def run(args):
         done = [p for p in running if p.poll() is not None]
         now = time.monotonic()
         for p in list(running):
-            if p not in done and (now - running[p][1] > args.session_limit or now > deadline):
+            if p not in done and (now - running[p][1] > args.session_limit or
+                                  (now > deadline and not args.finish)):
                 p.kill()
                 p.wait()
                 done.append(p)
@@ -143,6 +144,8 @@ def main():
     r.add_argument("--timeout", type=float, default=40.0, help="mailclient's per-read timeout")
     r.add_argument("--session-limit", type=float, default=120.0, help="kill a session after this")
     r.add_argument("--max-seconds", type=float, default=900.0, help="start no session after this")
+    r.add_argument("--finish", action="store_true",
+                   help="sessions running at --max-seconds go on (to --session-limit), not killed")
     r.add_argument("--results", required=True)
     r.add_argument("--label", default="")
     c = sub.add_parser("check")
