@@ -326,6 +326,10 @@ void Worker::reply_rst(rte_mbuf* m, FrameView& v) noexcept {
   const std::uint16_t port = m->port;
   rte_pktmbuf_reset(m);
   std::memcpy(rte_pktmbuf_append(m, len), frame, len);
+  // From the port's own MAC, not the address the segment was sent to (a broadcast one).
+  if (const InterfaceSettings* ifc = iface_for_port(port)) {
+    rte_pktmbuf_mtod(m, rte_ether_hdr*)->src_addr = ifc->mac;
+  }
   ++counters_.rst_sent;
   send(port, m);
 }
@@ -453,7 +457,14 @@ void Worker::handle_icmp(rte_mbuf* m, FrameView& v) noexcept {
       return;
     }
     const std::uint16_t len = make_echo_reply(v);
+    const InterfaceSettings* ifc = iface_for_port(m->port);
+    if (len == 0 || ifc == nullptr) {
+      drop(m, DropReason::kIcmpIgnored);
+      return;
+    }
     rte_pktmbuf_trim(m, static_cast<std::uint16_t>(rte_pktmbuf_data_len(m) - len));
+    // From the port's own MAC, whatever address the request was sent to (a broadcast one).
+    v.eth->src_addr = ifc->mac;
     ++counters_.icmp_echo_replies;
     send(m->port, m);
     return;
@@ -828,6 +839,7 @@ void Worker::from_client(rte_mbuf* m, FrameView& v, std::uint32_t fi) noexcept {
     const std::uint8_t* before = v.data;
     cut_payload_front(v, a.trim);
     rte_pktmbuf_adj(m, static_cast<std::uint16_t>(v.data - before));
+    rte_pktmbuf_trim(m, static_cast<std::uint16_t>(rte_pktmbuf_data_len(m) - v.len));
   }
   if (f.has(kFlowSynAcked)) {
     const Seq first = f.server_isn + 1;
@@ -969,6 +981,7 @@ void Worker::read_upstream_header(rte_mbuf* m, FrameView& v, std::uint32_t fi) n
   const std::uint8_t* before = v.data;
   cut_payload_front(v, r.in_segment);
   rte_pktmbuf_adj(m, static_cast<std::uint16_t>(v.data - before));
+  rte_pktmbuf_trim(m, static_cast<std::uint16_t>(rte_pktmbuf_data_len(m) - v.len));
   from_client(m, v, fi);
 }
 
