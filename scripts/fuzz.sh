@@ -13,7 +13,7 @@ if ! [[ "$seconds" =~ ^[0-9]+$ ]] || ((seconds == 0)); then
   echo "usage: scripts/fuzz.sh [SECONDS]" >&2
   exit 2
 fi
-targets=(proxy_decode haproxy_cfg yaml_loader runtime_api)
+targets=(proxy_decode haproxy_cfg yaml_loader runtime_api packet_path)
 build=$top/build-fuzz
 
 if [ ! -f "$build/CMakeCache.txt" ]; then

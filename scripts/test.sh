@@ -1,9 +1,9 @@
 #!/usr/bin/env bash
 # Runs every test of Postern on a fresh Debian 12 machine as root: installs packages, builds
 # the Release tree (as operators build it) and the sanitizer (ASan+UBSan) Debug tree, both with
-# warnings as errors, runs the unit tests in both, the parsers' fuzz targets for 45 s each
-# (scripts/fuzz.sh), then the end-to-end tests in network-namespace labs against the Release
-# build. Ends with one line "N passed, N failed".
+# warnings as errors, runs the unit tests in both, the fuzz targets (the parsers and the
+# packet path) for 45 s each (scripts/fuzz.sh), then the end-to-end tests in network-namespace
+# labs against the Release build. Ends with one line "N passed, N failed".
 #
 # Usage: scripts/test.sh [--soak]
 #   --soak  the end-to-end tests run their long variants (E2E_SOAK=1): handshake_loss_test.sh

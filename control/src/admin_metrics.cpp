@@ -182,6 +182,7 @@ constexpr WorkerCounterRow kWorkerRows[] = {
   {&dataplane::WorkerCounters::proxy_retransmits, "postern_proxy_header_retransmits_total", "PROXY protocol headers sent again because the server had not acknowledged them.", kCounter},
   {&dataplane::WorkerCounters::proxy_headers_received, "postern_proxy_headers_received_total", "PROXY protocol headers read from upstream proxies (accept-proxy).", kCounter},
   {&dataplane::WorkerCounters::syn_redispatched, "postern_syn_redispatched_total", "Connection attempts moved to the next server after a refusal or a connect timeout.", kCounter},
+  {&dataplane::WorkerCounters::syn_data_stripped, "postern_syn_data_stripped_total", "Client SYNs whose payload (TCP Fast Open data) was removed before the SYN went to a server.", kCounter},
   {&dataplane::WorkerCounters::connect_failures, "postern_connect_failures_total", "Failed connection attempts to servers.", kCounter},
   {&dataplane::WorkerCounters::sessions_shutdown, "postern_sessions_shutdown_total", "Connections reset by on-marked-down or on-marked-up shutdown-sessions.", kCounter},
   {&dataplane::WorkerCounters::probe_commands, "postern_health_probe_commands_total", "Health-check commands this worker took from the health engine.", kCounter},

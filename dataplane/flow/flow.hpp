@@ -153,11 +153,17 @@ struct alignas(64) Flow {
   std::uint8_t syn_opts[40] = {};
 
   // For the session's log record (postern/dataplane/log_record.hpp), read when it ends: on the
-  // flow's last cache line, which only the SYN, the SYN-ACK and the end touch.
+  // flow's last cache line, which the SYN, the SYN-ACK and the end touch, and every segment
+  // since the SND.NXT fields below share it.
   std::uint64_t accept_ms = 0;   // the client's first SYN
   std::uint32_t synack_ms = 0;   // the SYN-ACK that connected, in ms after accept_ms (%Tc)
   std::uint8_t retries_max = 0;  // the listener's `retries` at the SYN: %rc = it - retries_left
   SessionEnd end;                // what ended it (set by tcp_splice when the flow closes)
+  // What each side has sent as Postern saw it, its SND.NXT (flow/segment_screen.hpp): the
+  // client's in its own space, the server's in the server's. An ACK beyond it acknowledges
+  // data that was never sent (RFC 5961 section 5).
+  Seq client_snd_nxt;
+  Seq server_snd_nxt;
 
   // SYN proxy (kFlowSynProxy), on the last cache line too, which the flows it does not serve
   // never touch. The server's sequence and TSval spaces as the client knows them: client

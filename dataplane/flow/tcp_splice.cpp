@@ -8,6 +8,7 @@
 #include <algorithm>
 #include <cstring>
 
+#include "flow/segment_screen.hpp"
 #include "net/tcp_options.hpp"
 
 namespace postern::dataplane::splice {
@@ -150,9 +151,12 @@ Action on_client(Flow& f, const Segment& s, std::uint64_t now_ms) noexcept {
       // The client reuses its port for a new connection while the old flow lingers.
       return {Verdict::kRestart, DropReason::kCount, 0, 0};
     }
-    // Stragglers of a closed flow (a FIN crossing a RST, final ACKs) pass through but change
-    // nothing: the flow stays closed and goes when its linger ends.
-    return forward();
+    // Stragglers of a closed flow change nothing: the flow stays closed and goes when its
+    // linger ends. Retransmitted FINs and final ACKs pass; the rest is absorbed.
+    return straggler_passes(f, s, true) ? forward() : drop(DropReason::kFlowClosed);
+  }
+  if (client_ack_beyond_sent(f, s)) {
+    return drop(DropReason::kAckOutOfWindow);
   }
   // SYN retransmissions do not postpone `timeout connect`: it runs from the first SYN.
   if (f.state != FlowState::kSynSent) {
@@ -275,7 +279,7 @@ Action on_server(Flow& f, const Segment& s, std::uint64_t now_ms) noexcept {
       return close(f, kActRedispatch | kActConnectFailure, now_ms, EndCause::kServerAbort);
     }
     if (f.state == FlowState::kClosed) {
-      return forward();
+      return straggler_passes(f, s, false) ? forward() : drop(DropReason::kFlowClosed);
     }
     if (rst_in_window(s.seq, f.client_acked, f.client_wnd)) {
       note_ack(f.server_acked, s);  // what the server took, as for the client's RST
@@ -286,12 +290,17 @@ Action on_server(Flow& f, const Segment& s, std::uint64_t now_ms) noexcept {
     return forward();
   }
   if (f.state == FlowState::kClosed) {
-    return forward();
+    return straggler_passes(f, s, false) ? forward() : drop(DropReason::kFlowClosed);
+  }
+  if (server_ack_beyond_sent(f, s)) {
+    return drop(DropReason::kAckOutOfWindow);
   }
   f.last_seen_ms = now_ms;
   if (s.syn()) {
     if (!s.ack_set()) {
-      return drop(DropReason::kBadTcpHeader);  // a SYN towards our source port: not a reply
+      // A SYN towards our source port (simultaneous open, RFC 9293 section 3.5): never a
+      // reply to the SYN we sent. The flow goes on as if it had not come.
+      return drop(DropReason::kSimultaneousOpen);
     }
     if (s.ack != f.server_first()) {
       return drop(DropReason::kBadSynAck);  // acknowledges no SYN of this flow

@@ -246,9 +246,16 @@ void cut_payload_front(FrameView& v, std::uint16_t n) noexcept {
   const auto hdrs = static_cast<std::uint16_t>(v.payload() - v.data);
   const auto ihl = static_cast<std::uint16_t>(reinterpret_cast<std::uint8_t*>(v.tcp) -
                                               reinterpret_cast<std::uint8_t*>(v.ip));
-  std::memmove(v.data + n, v.data, hdrs);
+  // The headers move up by an even count so the Ethernet header stays 2-byte aligned (as
+  // rte_ether_hdr requires); an odd cut also moves the rest of the payload back one byte.
+  const auto up = static_cast<std::uint16_t>(n & ~1U);
+  if (up != n) {
+    std::uint8_t* rest = v.payload() + n;
+    std::memmove(rest - 1, rest, static_cast<std::size_t>(v.payload_len - n));
+  }
+  std::memmove(v.data + up, v.data, hdrs);
   const std::ptrdiff_t eth_to_ip = reinterpret_cast<std::uint8_t*>(v.ip) - v.data;
-  v.data += n;
+  v.data += up;
   v.len = static_cast<std::uint16_t>(v.len - n);
   v.eth = reinterpret_cast<rte_ether_hdr*>(v.data);
   v.ip = reinterpret_cast<rte_ipv4_hdr*>(v.data + eth_to_ip);

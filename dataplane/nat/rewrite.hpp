@@ -24,8 +24,9 @@ void rewrite_to_server(FrameView& v, const Flow& f) noexcept;
 void rewrite_to_client(FrameView& v, const Flow& f) noexcept;
 
 // Cuts `n` bytes (n <= payload) from the front of the segment's payload in place: the
-// headers move up by n (the frame now starts at v.data + n), lengths, seq and checksums are
-// fixed and `v` describes the shorter frame.
+// headers move up by n rounded down to even (the frame now starts there, still 2-byte
+// aligned; an odd n also moves the payload left back by one byte), lengths, seq and
+// checksums are fixed and `v` describes the shorter frame, v.len bytes from v.data.
 void cut_payload_front(FrameView& v, std::uint16_t n) noexcept;
 
 struct L2Addresses {

@@ -50,8 +50,14 @@ FrameKind parse_frame(std::uint8_t* data, std::uint16_t len, FrameView& v,
   v.ip = reinterpret_cast<rte_ipv4_hdr*>(l3);
   const std::uint16_t ihl = static_cast<std::uint16_t>((v.ip->version_ihl & 0x0f) * 4);
   v.ip_len = rte_be_to_cpu_16(v.ip->total_length);
-  if ((v.ip->version_ihl >> 4) != 4 || ihl < 20 || v.ip_len < ihl || v.ip_len > l3_avail) {
+  if ((v.ip->version_ihl >> 4) != 4 || ihl < 20) {
     reason = DropReason::kBadIpHeader;
+    return FrameKind::kDrop;
+  }
+  // A total length shorter than the header, or longer than what arrived (a truncated
+  // datagram; the header checksum cannot be read either when IHL runs past the frame).
+  if (v.ip_len < ihl || v.ip_len > l3_avail) {
+    reason = DropReason::kIpBadLength;
     return FrameKind::kDrop;
   }
   if (ipv4_header_checksum(v.ip, ihl) != v.ip->hdr_checksum) {
@@ -61,6 +67,12 @@ FrameKind parse_frame(std::uint8_t* data, std::uint16_t len, FrameView& v,
   // MF set or a non-zero offset: a fragment. Postern neither reassembles nor forwards them.
   if ((rte_be_to_cpu_16(v.ip->fragment_offset) & 0x3fff) != 0) {
     reason = DropReason::kIpFragment;
+    return FrameKind::kDrop;
+  }
+  // No mail client sends IP options, and source or record route are attack vectors (RFC 7126
+  // section 4); nothing past this point has to handle an IHL above 5.
+  if (ihl != sizeof(rte_ipv4_hdr)) {
+    reason = DropReason::kIpOptions;
     return FrameKind::kDrop;
   }
   // Ethernet pads short frames; from here on the frame ends where the IP datagram ends.

@@ -36,8 +36,8 @@ struct FrameView {
 };
 
 // Parses and validates; on kDrop `reason` says why. Accepts only what a host would accept:
-// IPv4 header length and total length consistent, header checksum correct, no fragments,
-// TCP data offset within the segment. TTL is checked by the forwarding code.
+// IPv4 header length and total length consistent, header checksum correct, no fragments, no
+// IP options, TCP data offset within the segment. TTL is checked by the forwarding code.
 FrameKind parse_frame(std::uint8_t* data, std::uint16_t len, FrameView& v,
                       DropReason& reason) noexcept;
 

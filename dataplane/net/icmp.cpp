@@ -220,6 +220,12 @@ std::uint16_t make_echo_reply(FrameView& v) noexcept {
   if (v.ip == nullptr || v.icmp == nullptr || v.icmp->icmp_type != kIcmpEchoRequest) {
     return 0;
   }
+  // A request whose checksum is wrong is discarded, as hosts do: answering it would send a
+  // reply with the same wrong checksum.
+  auto* msg = reinterpret_cast<std::uint8_t*>(v.icmp);
+  if (csum_fold(csum_partial(msg, v.l4_len, 0)) != 0xffff) {
+    return 0;
+  }
   const rte_ether_addr mac = v.eth->src_addr;
   v.eth->src_addr = v.eth->dst_addr;
   v.eth->dst_addr = mac;
@@ -228,11 +234,10 @@ std::uint16_t make_echo_reply(FrameView& v) noexcept {
   v.ip->dst_addr = src;
   v.ip->time_to_live = kTtl;
   v.ip->hdr_checksum = ipv4_header_checksum(v.ip, ihl_bytes(v.ip));
-  // Only the type changes in the ICMP message, which has no pseudo-header: RFC 1624 update.
-  auto* msg = reinterpret_cast<std::uint8_t*>(v.icmp);
-  const std::uint16_t old_word = load16(msg);
+  // Recomputed rather than updated (the message was just summed anyway): an update gives
+  // 0x0000 where the sum of the rest is zero, which receivers reject, not 0xffff.
   v.icmp->icmp_type = kIcmpEchoReply;
-  v.icmp->icmp_cksum = csum_replace16(v.icmp->icmp_cksum, old_word, load16(msg));
+  v.icmp->icmp_cksum = icmp_checksum(msg, v.l4_len);
   return v.len;
 }
 

@@ -89,7 +89,8 @@ std::uint16_t build_icmp_error(std::uint8_t* out, std::uint16_t cap, const rte_e
 
 // Turns an echo request into its reply in place (RFC 792): Ethernet and IPv4 addresses
 // swapped, TTL 64, type 0, checksums fixed. Returns the frame length to trim the buffer to
-// (Ethernet padding dropped), or 0, frame untouched, when `v` is not an echo request.
+// (Ethernet padding dropped), or 0, frame untouched, when `v` is not an echo request or its
+// ICMP checksum is wrong (a host discards it).
 std::uint16_t make_echo_reply(FrameView& v) noexcept;
 
 // A token bucket on the ICMP messages a worker originates (echo replies, time exceeded), so

@@ -44,6 +44,14 @@ std::uint32_t NeighbourCache::slot_of(std::uint32_t ip) const noexcept {
   return e == nullptr ? kNoSlot : static_cast<std::uint32_t>(e - entries_.data());
 }
 
+std::uint32_t NeighbourCache::waiting() const noexcept {
+  std::uint32_t n = 0;
+  for (const Entry& e : entries_) {
+    n += e.pending_count;
+  }
+  return n;
+}
+
 const rte_ether_addr* NeighbourCache::lookup(std::uint32_t ip) const noexcept {
   const Entry* e = find(ip);
   if (e == nullptr || !e->has_mac) {

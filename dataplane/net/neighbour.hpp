@@ -73,8 +73,9 @@ class NeighbourCache {
   // now (the entry is new); false: known, being resolved already, or no room.
   bool resolve(std::uint32_t ip, std::uint8_t port_id, std::uint64_t now_ms) noexcept;
 
-  // Records ip -> mac (an ARP reply, or a request addressed to us). Frames that were waiting
-  // are handed to `send(port_id, mbuf, mac)`. `create` false only updates existing entries.
+  // Records ip -> mac (an ARP reply, or a request addressed to us) seen on `port_id`. Frames
+  // that were waiting are handed to `send(port_id, mbuf, mac)`. `create` false only updates
+  // existing entries; an entry made for another port is left as it is.
   template <typename Send>
   void learn(std::uint32_t ip, const rte_ether_addr& mac, std::uint8_t port_id, bool create,
              std::uint64_t now_ms, Send&& send) noexcept;
@@ -83,6 +84,9 @@ class NeighbourCache {
   // whose resolution failed.
   template <typename Probe, typename Drop>
   void tick(std::uint64_t now_ms, Probe&& probe, Drop&& drop) noexcept;
+
+  // Frames waiting for a resolution, over every entry (a scan of the table: not per packet).
+  std::uint32_t waiting() const noexcept;
 
  private:
   Entry* find(std::uint32_t ip) noexcept;
@@ -97,7 +101,16 @@ class NeighbourCache {
 template <typename Send>
 void NeighbourCache::learn(std::uint32_t ip, const rte_ether_addr& mac, std::uint8_t port_id,
                            bool create, std::uint64_t now_ms, Send&& send) noexcept {
-  Entry* e = create ? find_or_create(ip) : find(ip);
+  Entry* e = find(ip);
+  if (e != nullptr && e->port_id != port_id) {
+    // Known behind another port: a neighbour belongs to one link, as Linux keeps a table per
+    // interface. Moving it would send the frames waiting for it, and every later frame of
+    // its flows, out of the wrong port.
+    return;
+  }
+  if (e == nullptr && create) {
+    e = find_or_create(ip);
+  }
   if (e == nullptr) {
     return;
   }

@@ -12,9 +12,11 @@
 #include <cstring>
 
 #include "nat/rewrite.hpp"
+#include "nat/syn_data.hpp"
 #include "net/arp.hpp"
 #include "net/checksum.hpp"
 #include "net/icmp.hpp"
+#include "net/screen.hpp"
 #include "net/tcp_options.hpp"
 #include "worker/session_log.hpp"
 
@@ -324,6 +326,10 @@ void Worker::reply_rst(rte_mbuf* m, FrameView& v) noexcept {
   const std::uint16_t port = m->port;
   rte_pktmbuf_reset(m);
   std::memcpy(rte_pktmbuf_append(m, len), frame, len);
+  // From the port's own MAC, not the address the segment was sent to (a broadcast one).
+  if (const InterfaceSettings* ifc = iface_for_port(port)) {
+    rte_pktmbuf_mtod(m, rte_ether_hdr*)->src_addr = ifc->mac;
+  }
   ++counters_.rst_sent;
   send(port, m);
 }
@@ -451,7 +457,14 @@ void Worker::handle_icmp(rte_mbuf* m, FrameView& v) noexcept {
       return;
     }
     const std::uint16_t len = make_echo_reply(v);
+    const InterfaceSettings* ifc = iface_for_port(m->port);
+    if (len == 0 || ifc == nullptr) {
+      drop(m, DropReason::kIcmpIgnored);
+      return;
+    }
     rte_pktmbuf_trim(m, static_cast<std::uint16_t>(rte_pktmbuf_data_len(m) - len));
+    // From the port's own MAC, whatever address the request was sent to (a broadcast one).
+    v.eth->src_addr = ifc->mac;
     ++counters_.icmp_echo_replies;
     send(m->port, m);
     return;
@@ -544,6 +557,11 @@ void Worker::handle_tcp(rte_mbuf* m, FrameView& v) noexcept {
   if (rte_pktmbuf_data_len(m) > v.len) {
     rte_pktmbuf_trim(m, static_cast<std::uint16_t>(rte_pktmbuf_data_len(m) - v.len));
   }
+  if (const DropReason r = screen_tcp(v, [this](std::uint32_t a) { return is_local_address(a); });
+      r != DropReason::kCount) {
+    drop(m, r);  // martians, land attacks, malformed SYN options: never answered
+    return;
+  }
   if (v.ip->time_to_live <= 1) {
     ttl_expired(m, v);
     return;
@@ -611,6 +629,7 @@ void Worker::handle_tcp(rte_mbuf* m, FrameView& v) noexcept {
 }
 
 void Worker::new_connection(rte_mbuf* m, FrameView& v, const BindEntry& bind) noexcept {
+  counters_.syn_data_stripped += strip_syn_data(m, v);  // TCP Fast Open: data after our header
   const Defense& d = snap_->defense;
   if (d.half_open_per_source != 0 &&
       half_open_sources_->count(v.ip->src_addr) >= d.half_open_per_source) {
@@ -780,6 +799,7 @@ void Worker::from_client(rte_mbuf* m, FrameView& v, std::uint32_t fi) noexcept {
   const bool out_counting = f.has(kFlowSynAcked);
   const Seq out_was = f.client_acked;
   const bool out_fin_was = f.has(kFlowServerFinAcked);
+  counters_.syn_data_stripped += strip_syn_data(m, v);  // a retransmitted SYN, as on the first
   splice::Segment seg = splice::read_segment(v, wants_options(f, v));
   if (f.has(kFlowSynProxy)) {
     if (f.state == FlowState::kSynSent && !seg.rst()) {
@@ -817,6 +837,7 @@ void Worker::from_client(rte_mbuf* m, FrameView& v, std::uint32_t fi) noexcept {
     const std::uint8_t* before = v.data;
     cut_payload_front(v, a.trim);
     rte_pktmbuf_adj(m, static_cast<std::uint16_t>(v.data - before));
+    rte_pktmbuf_trim(m, static_cast<std::uint16_t>(rte_pktmbuf_data_len(m) - v.len));
   }
   if (f.has(kFlowSynAcked)) {
     const Seq first = f.server_isn + 1;
@@ -958,6 +979,7 @@ void Worker::read_upstream_header(rte_mbuf* m, FrameView& v, std::uint32_t fi) n
   const std::uint8_t* before = v.data;
   cut_payload_front(v, r.in_segment);
   rte_pktmbuf_adj(m, static_cast<std::uint16_t>(v.data - before));
+  rte_pktmbuf_trim(m, static_cast<std::uint16_t>(rte_pktmbuf_data_len(m) - v.len));
   from_client(m, v, fi);
 }
 

@@ -103,6 +103,8 @@ class alignas(64) Worker {
   const ProbeTable& probes() const { return *probes_; }
   // accept-proxy header buffers not held by a flow.
   std::size_t header_buffers_free() const { return upstream_.free(); }
+  // Frames held in the neighbour cache until their next hop resolves (tests count mbufs).
+  std::uint32_t frames_waiting() const { return neighbours_.waiting(); }
 
  private:
   struct TxQueue {

@@ -31,6 +31,7 @@ namespace postern::dataplane {
   X(proxy_retransmits)             \
   X(proxy_headers_received)        \
   X(syn_redispatched)              \
+  X(syn_data_stripped)             \
   X(connect_failures)              \
   X(sessions_shutdown)             \
   X(probe_commands)                \

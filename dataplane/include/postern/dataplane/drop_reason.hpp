@@ -41,7 +41,16 @@ namespace postern::dataplane {
   X(kSynCookieInvalid, "syn_cookie_invalid")        \
   X(kSynProxyPending, "syn_proxy_pending")          \
   X(kHalfOpenPerSource, "half_open_per_source")     \
-  X(kHalfOpenTimeout, "half_open_timeout")
+  X(kHalfOpenTimeout, "half_open_timeout")          \
+  X(kIpBadLength, "ip_bad_length")                  \
+  X(kIpOptions, "ip_options")                       \
+  X(kBadTcpOptions, "bad_tcp_options")              \
+  X(kSimultaneousOpen, "simultaneous_open")         \
+  X(kAckOutOfWindow, "ack_out_of_window")           \
+  X(kFlowClosed, "flow_closed")                     \
+  X(kLand, "land")                                  \
+  X(kMartianSource, "martian_source")               \
+  X(kMartianDestination, "martian_destination")
 
 enum class DropReason : std::uint8_t {
 #define POSTERN_X(id, name) id,

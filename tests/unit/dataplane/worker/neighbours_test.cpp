@@ -104,6 +104,7 @@ TEST(Neighbours, TruncatedAndGarbageFramesAreCountedAndNeverCorruptOutput) {
   }
   EXPECT_EQ(h.worker().counters().dropped(dataplane::DropReason::kFrameTooShort) +
                 h.worker().counters().dropped(dataplane::DropReason::kBadIpHeader) +
+                h.worker().counters().dropped(dataplane::DropReason::kIpBadLength) +
                 h.worker().counters().dropped(dataplane::DropReason::kBadTcpHeader),
             fed)
       << "every truncated frame is dropped under a reason";

@@ -203,6 +203,20 @@ TEST(Splice, DataShiftsBothWaysAndPartialHeaderAckMapsToIsn) {
   EXPECT_EQ(std::string(out[0].d.payload.begin(), out[0].d.payload.end()), "* OK ready\r\n");
   EXPECT_TRUE(out[0].d.tcp_checksum_ok);
 
+  // The client sends 20 bytes (an acknowledgement of bytes never sent would be dropped as
+  // ack_out_of_window).
+  h.receive(TcpPacket()
+                .eth(kClientMac, kPortClientMac)
+                .from("198.18.0.2", kClientPort)
+                .to("198.18.0.100", 143)
+                .seq(kClientIsn + 1)
+                .ack(kServerIsn + 13)
+                .flags(kAck | kPsh)
+                .payload("a LOGIN u pw\r\nb NOOP")
+                .build(),
+            0);
+  ASSERT_EQ(h.take().size(), 1U);
+
   // Full acknowledgement of header + 5 client bytes maps back by 28.
   h.receive(TcpPacket()
                 .eth(kServer1Mac, kPortServerMac)
