@@ -210,8 +210,8 @@ void Worker::resend_synacks() noexcept {
       return;
     }
     ++sent_head_;
-    if (flows_.lookup(sc.key).found()) {
-      continue;  // the client came back
+    if (proxy_auto_on_ || flows_.lookup(sc.key).found()) {
+      continue;  // a flood is on (its SYN-ACKs are not sent twice), or the client came back
     }
     const InterfaceSettings* ifc = iface_for_port(sc.port);
     rte_mbuf* m = ifc != nullptr ? alloc() : nullptr;

@@ -391,6 +391,8 @@ TEST(SynProxy, AutoSwitchesOnAboveTheHalfOpenThresholdAndOffWhenCalm) {
   h.take();
   EXPECT_EQ(h.worker().counters().dropped(DropReason::kHalfOpenTimeout), 3U);
   EXPECT_EQ(h.worker().counters().half_open_flows, 0U);
+  // The cookie sent while `auto` had it on was not sent twice: that is what a flood sends.
+  EXPECT_EQ(h.worker().counters().syn_cookies_resent, 0U);
   EXPECT_EQ(h.worker().counters().syn_proxy_active, 0U);
   Session s(h, 41010);
   const Decoded fwd = s.syn();
