@@ -83,28 +83,19 @@ namespace {
 // Offset of the timestamp option's kind byte in the options area, or -1. Linux and most
 // stacks lead with NOP NOP TS (RFC 7323 appendix A): that layout is checked first.
 int timestamp_option(const std::uint8_t* opts, std::uint16_t len) noexcept {
-  if (len >= 12 && opts[0] == 1 && opts[1] == 1 && opts[2] == 8 && opts[3] == 10) {
+  if (len >= 12 && opts[0] == kTcpOptNop && opts[1] == kTcpOptNop && opts[2] == kTcpOptTimestamp &&
+      opts[3] == 10) {
     return 2;
   }
-  std::uint16_t i = 0;
-  while (i < len) {
-    const std::uint8_t kind = opts[i];
-    if (kind == 0) {
-      return -1;
+  int at = -1;
+  walk_tcp_options(opts, len, [&](std::uint16_t i, std::uint8_t kind, std::uint8_t olen) {
+    if (kind != kTcpOptTimestamp) {
+      return true;
     }
-    if (kind == 1) {
-      ++i;
-      continue;
-    }
-    if (i + 1 >= len || opts[i + 1] < 2 || i + opts[i + 1] > len) {
-      return -1;
-    }
-    if (kind == 8) {
-      return opts[i + 1] == 10 ? i : -1;
-    }
-    i = static_cast<std::uint16_t>(i + opts[i + 1]);
-  }
-  return -1;
+    at = olen == 10 ? i : -1;
+    return false;
+  });
+  return at;
 }
 
 // Adds `val_add` to the TSval and `ecr_add` to the TSecr of the segment, if it has them.

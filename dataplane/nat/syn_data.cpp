@@ -7,47 +7,28 @@
 #include <cstring>
 
 #include "net/checksum.hpp"
+#include "net/tcp_options.hpp"
 
 namespace postern::dataplane {
 namespace {
 
-constexpr std::uint8_t kOptEnd = 0;
-constexpr std::uint8_t kOptNop = 1;
-constexpr std::uint8_t kOptFastOpen = 34;
-constexpr std::uint8_t kOptExperimental = 254;
 constexpr std::uint8_t kFastOpenExId[2] = {0xf9, 0x89};
 
 bool is_fast_open(const std::uint8_t* opt, std::uint8_t olen) noexcept {
-  return opt[0] == kOptFastOpen || (opt[0] == kOptExperimental && olen >= 4 &&
-                                    opt[2] == kFastOpenExId[0] && opt[3] == kFastOpenExId[1]);
+  return opt[0] == kTcpOptFastOpen || (opt[0] == kTcpOptExperimental && olen >= 4 &&
+                                       opt[2] == kFastOpenExId[0] && opt[3] == kFastOpenExId[1]);
 }
 
 // NOPs over every Fast Open option; true if there was one. A malformed length ends the walk.
 bool blank_fast_open(std::uint8_t* opts, std::uint16_t len) noexcept {
   bool changed = false;
-  std::uint16_t i = 0;
-  while (i < len) {
-    const std::uint8_t kind = opts[i];
-    if (kind == kOptEnd) {
-      break;
-    }
-    if (kind == kOptNop) {
-      ++i;
-      continue;
-    }
-    if (i + 1 >= len) {
-      break;
-    }
-    const std::uint8_t olen = opts[i + 1];
-    if (olen < 2 || i + olen > len) {
-      break;
-    }
+  walk_tcp_options(opts, len, [&](std::uint16_t i, std::uint8_t, std::uint8_t olen) {
     if (is_fast_open(opts + i, olen)) {
-      std::memset(opts + i, kOptNop, olen);
+      std::memset(opts + i, kTcpOptNop, olen);
       changed = true;
     }
-    i = static_cast<std::uint16_t>(i + olen);
-  }
+    return true;
+  });
   return changed;
 }
 

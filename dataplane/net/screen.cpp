@@ -4,15 +4,11 @@
 
 #include <rte_byteorder.h>
 
+#include "net/tcp_options.hpp"
+
 namespace postern::dataplane {
 namespace {
 
-constexpr std::uint8_t kOptEnd = 0;
-constexpr std::uint8_t kOptNop = 1;
-constexpr std::uint8_t kOptMss = 2;
-constexpr std::uint8_t kOptWscale = 3;
-constexpr std::uint8_t kOptSackPermitted = 4;
-constexpr std::uint8_t kOptTimestamp = 8;
 constexpr std::uint8_t kMaxWscale = 14;
 
 // The first octet of a network-order IPv4 address.
@@ -49,50 +45,28 @@ DropReason screen_addresses(const FrameView& v) noexcept {
 }
 
 bool syn_options_valid(const std::uint8_t* opts, std::uint16_t len) noexcept {
-  std::uint16_t i = 0;
-  while (i < len) {
-    const std::uint8_t kind = opts[i];
-    if (kind == kOptEnd) {
-      return true;
-    }
-    if (kind == kOptNop) {
-      ++i;
-      continue;
-    }
-    if (i + 1 >= len) {
-      return false;  // a kind with no length byte left
-    }
-    const std::uint8_t olen = opts[i + 1];
-    if (olen < 2 || i + olen > len) {
-      return false;
-    }
-    switch (kind) {
-      case kOptMss:
-        if (olen != 4) {
-          return false;
+  bool lengths_right = true;
+  const bool well_formed =
+      walk_tcp_options(opts, len, [&](std::uint16_t i, std::uint8_t kind, std::uint8_t olen) {
+        switch (kind) {
+          case kTcpOptMss:
+            lengths_right = olen == 4;
+            break;
+          case kTcpOptWscale:
+            lengths_right = olen == 3 && opts[i + 2] <= kMaxWscale;
+            break;
+          case kTcpOptSackPermitted:
+            lengths_right = olen == 2;
+            break;
+          case kTcpOptTimestamp:
+            lengths_right = olen == 10;
+            break;
+          default:
+            break;
         }
-        break;
-      case kOptWscale:
-        if (olen != 3 || opts[i + 2] > kMaxWscale) {
-          return false;
-        }
-        break;
-      case kOptSackPermitted:
-        if (olen != 2) {
-          return false;
-        }
-        break;
-      case kOptTimestamp:
-        if (olen != 10) {
-          return false;
-        }
-        break;
-      default:
-        break;
-    }
-    i = static_cast<std::uint16_t>(i + olen);
-  }
-  return true;
+        return lengths_right;
+      });
+  return well_formed && lengths_right;
 }
 
 }  // namespace postern::dataplane

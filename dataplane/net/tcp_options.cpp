@@ -11,14 +11,6 @@
 namespace postern::dataplane {
 namespace {
 
-constexpr std::uint8_t kOptEnd = 0;
-constexpr std::uint8_t kOptNop = 1;
-constexpr std::uint8_t kOptMss = 2;
-constexpr std::uint8_t kOptWscale = 3;
-constexpr std::uint8_t kOptSackPermitted = 4;
-constexpr std::uint8_t kOptSack = 5;
-constexpr std::uint8_t kOptTimestamp = 8;
-
 // Kind, length, then 8-byte blocks of left and right edge: 2 + 8n bytes, n from 1 to 4 as
 // the options area allows (RFC 2018 section 3). Any other length is left as it came.
 constexpr std::uint8_t kSackBlockLen = 8;
@@ -55,10 +47,10 @@ void rewrite_sack(std::uint8_t* opts, std::uint16_t at, std::uint8_t olen, std::
   }
   const auto kept_len = static_cast<std::uint8_t>(out - (opts + at));
   if (kept_len == 2) {
-    std::memset(opts + at, kOptNop, olen);
+    std::memset(opts + at, kTcpOptNop, olen);
   } else if (kept_len < olen) {
     opts[at + 1] = kept_len;
-    std::memset(out, kOptNop, static_cast<std::size_t>(end - out));
+    std::memset(out, kTcpOptNop, static_cast<std::size_t>(end - out));
   }
 
   const std::uint16_t sum_after = csum_fold(csum_partial(opts + run_from, run_len, 0));
@@ -69,41 +61,25 @@ void rewrite_sack(std::uint8_t* opts, std::uint16_t at, std::uint8_t olen, std::
 
 TcpOptions parse_tcp_options(const std::uint8_t* opts, std::uint16_t len) noexcept {
   TcpOptions o;
-  std::uint16_t i = 0;
-  while (i < len) {
-    const std::uint8_t kind = opts[i];
-    if (kind == kOptEnd) {
-      break;
-    }
-    if (kind == kOptNop) {
-      ++i;
-      continue;
-    }
-    if (i + 1 >= len) {
-      break;
-    }
-    const std::uint8_t olen = opts[i + 1];
-    if (olen < 2 || i + olen > len) {
-      break;
-    }
+  walk_tcp_options(opts, len, [&](std::uint16_t i, std::uint8_t kind, std::uint8_t olen) {
     switch (kind) {
-      case kOptMss:
+      case kTcpOptMss:
         if (olen == 4) {
           o.mss = static_cast<std::uint16_t>((opts[i + 2] << 8) | opts[i + 3]);
         }
         break;
-      case kOptWscale:
+      case kTcpOptWscale:
         if (olen == 3) {
           o.wscale = opts[i + 2];
         }
         break;
-      case kOptSackPermitted:
+      case kTcpOptSackPermitted:
         o.sack_permitted = olen == 2;
         break;
-      case kOptSack:
+      case kTcpOptSack:
         o.has_sack = true;
         break;
-      case kOptTimestamp:
+      case kTcpOptTimestamp:
         if (olen == 10) {
           o.has_timestamp = true;
           o.ts_val = load_be32(opts + i + 2);
@@ -113,35 +89,19 @@ TcpOptions parse_tcp_options(const std::uint8_t* opts, std::uint16_t len) noexce
       default:
         break;
     }
-    i = static_cast<std::uint16_t>(i + olen);
-  }
+    return true;
+  });
   return o;
 }
 
 void shift_sack_blocks(std::uint8_t* opts, std::uint16_t len, std::int32_t delta, Seq floor,
                        std::uint16_t& check) noexcept {
-  std::uint16_t i = 0;
-  while (i < len) {
-    const std::uint8_t kind = opts[i];
-    if (kind == kOptEnd) {
-      return;
-    }
-    if (kind == kOptNop) {
-      ++i;
-      continue;
-    }
-    if (i + 1 >= len) {
-      return;
-    }
-    const std::uint8_t olen = opts[i + 1];
-    if (olen < 2 || i + olen > len) {
-      return;
-    }
-    if (kind == kOptSack && is_sack_length(olen)) {
+  walk_tcp_options(opts, len, [&](std::uint16_t i, std::uint8_t kind, std::uint8_t olen) {
+    if (kind == kTcpOptSack && is_sack_length(olen)) {
       rewrite_sack(opts, i, olen, delta, floor, check);
     }
-    i = static_cast<std::uint16_t>(i + olen);
-  }
+    return true;
+  });
 }
 
 }  // namespace postern::dataplane

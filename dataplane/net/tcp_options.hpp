@@ -8,6 +8,48 @@
 
 namespace postern::dataplane {
 
+// Option kinds (RFC 9293 section 3.2, RFC 7323, RFC 2018, RFC 7413).
+inline constexpr std::uint8_t kTcpOptEnd = 0;
+inline constexpr std::uint8_t kTcpOptNop = 1;
+inline constexpr std::uint8_t kTcpOptMss = 2;
+inline constexpr std::uint8_t kTcpOptWscale = 3;
+inline constexpr std::uint8_t kTcpOptSackPermitted = 4;
+inline constexpr std::uint8_t kTcpOptSack = 5;
+inline constexpr std::uint8_t kTcpOptTimestamp = 8;
+inline constexpr std::uint8_t kTcpOptFastOpen = 34;
+inline constexpr std::uint8_t kTcpOptExperimental = 254;
+
+// Walks an options area the way every reader here does: END stops, NOPs are skipped, and for
+// every other option `fn(offset, kind, length)` is called (length >= 2 and inside the area;
+// `fn` returns false to stop). Returns false when the walk met a malformed option (a kind with
+// no length byte left, a length below 2 or running past the area), true otherwise.
+template <typename Fn>
+bool walk_tcp_options(const std::uint8_t* opts, std::uint16_t len, Fn&& fn) noexcept {
+  std::uint16_t i = 0;
+  while (i < len) {
+    const std::uint8_t kind = opts[i];
+    if (kind == kTcpOptEnd) {
+      return true;
+    }
+    if (kind == kTcpOptNop) {
+      ++i;
+      continue;
+    }
+    if (i + 1 >= len) {
+      return false;
+    }
+    const std::uint8_t olen = opts[i + 1];
+    if (olen < 2 || i + olen > len) {
+      return false;
+    }
+    if (!fn(i, kind, olen)) {
+      return true;
+    }
+    i = static_cast<std::uint16_t>(i + olen);
+  }
+  return true;
+}
+
 struct TcpOptions {
   bool has_timestamp = false;
   bool sack_permitted = false;

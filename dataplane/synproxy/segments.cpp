@@ -8,47 +8,42 @@
 
 #include "nat/rewrite.hpp"
 #include "net/bytes.hpp"
+#include "net/tcp_options.hpp"
 
 namespace postern::dataplane::synproxy {
 namespace {
-
-constexpr std::uint8_t kNop = 1;
-constexpr std::uint8_t kOptMss = 2;
-constexpr std::uint8_t kOptWscale = 3;
-constexpr std::uint8_t kOptSackPermitted = 4;
-constexpr std::uint8_t kOptTimestamp = 8;
 
 // MSS, then SACK permitted + timestamps packed as Linux packs them (or NOP NOP timestamps, or
 // NOP NOP SACK permitted), then NOP + window scale.
 std::uint8_t write_options(std::uint8_t* p, std::uint16_t mss, bool sack, bool ts,
                            std::uint32_t ts_val, std::uint32_t ts_ecr, std::int8_t wscale) {
   std::uint8_t n = 0;
-  p[n++] = kOptMss;
+  p[n++] = kTcpOptMss;
   p[n++] = 4;
   p[n++] = static_cast<std::uint8_t>(mss >> 8);
   p[n++] = static_cast<std::uint8_t>(mss & 0xff);
   if (ts) {
     if (sack) {
-      p[n++] = kOptSackPermitted;
+      p[n++] = kTcpOptSackPermitted;
       p[n++] = 2;
     } else {
-      p[n++] = kNop;
-      p[n++] = kNop;
+      p[n++] = kTcpOptNop;
+      p[n++] = kTcpOptNop;
     }
-    p[n++] = kOptTimestamp;
+    p[n++] = kTcpOptTimestamp;
     p[n++] = 10;
     store_be32(p + n, ts_val);
     store_be32(p + n + 4, ts_ecr);
     n = static_cast<std::uint8_t>(n + 8);
   } else if (sack) {
-    p[n++] = kNop;
-    p[n++] = kNop;
-    p[n++] = kOptSackPermitted;
+    p[n++] = kTcpOptNop;
+    p[n++] = kTcpOptNop;
+    p[n++] = kTcpOptSackPermitted;
     p[n++] = 2;
   }
   if (wscale >= 0) {
-    p[n++] = kNop;
-    p[n++] = kOptWscale;
+    p[n++] = kTcpOptNop;
+    p[n++] = kTcpOptWscale;
     p[n++] = 3;
     p[n++] = static_cast<std::uint8_t>(wscale);
   }
@@ -86,9 +81,9 @@ std::uint16_t client_handshake_ack(std::uint8_t* out, std::uint16_t cap, const F
   std::uint8_t opts[12];
   std::uint8_t n = 0;
   if (f.has(kFlowTimestamps)) {
-    opts[0] = kNop;
-    opts[1] = kNop;
-    opts[2] = kOptTimestamp;
+    opts[0] = kTcpOptNop;
+    opts[1] = kTcpOptNop;
+    opts[2] = kTcpOptTimestamp;
     opts[3] = 10;
     store_be32(opts + 4, f.ts_val);
     store_be32(opts + 8, f.ts_ecr + f.tsp_off);
