@@ -30,8 +30,8 @@ TEST(YamlDefense, AnEmptySectionHasEveryDefault) {
   EXPECT_EQ(d.syn_proxy, SynProxy::kAuto);
   EXPECT_EQ(d.syn_proxy_above, 1024U);
   EXPECT_EQ(d.syn_proxy_mss, 1460U);
-  EXPECT_EQ(d.half_open_per_source, 64U);
-  EXPECT_EQ(d.half_open_timeout, 5000);
+  EXPECT_EQ(d.half_open_per_source, 0U);
+  EXPECT_EQ(d.half_open_timeout, 16000);
   EXPECT_EQ(d.refuse, Refuse::kRst);
   EXPECT_EQ(d.mbuf_reserve, 10U);
 }
@@ -241,7 +241,7 @@ TEST(YamlDefense, TheDumpOfTheDefaultsReadsBackEqual) {
   model.defense = Defense{};
   const std::string text = to_yaml(model);
   EXPECT_NE(text.find("  syn_proxy: auto\n"), std::string::npos) << text;
-  EXPECT_NE(text.find("  half_open_timeout: 5s\n"), std::string::npos) << text;
+  EXPECT_NE(text.find("  half_open_timeout: 16s\n"), std::string::npos) << text;
   Diagnostics diags;
   Config back;
   parse_yaml(text, "dump.yaml", back, diags);

@@ -48,8 +48,8 @@ TEST(DefenseSnapshot, WithoutTheSectionTheDefaultsRun) {
   EXPECT_EQ(d.syn_proxy, dataplane::SynProxyMode::kAuto);
   EXPECT_EQ(d.syn_proxy_above, 1024U);
   EXPECT_EQ(d.syn_proxy_mss, 1460);
-  EXPECT_EQ(d.half_open_per_source, 64U);
-  EXPECT_EQ(d.half_open_timeout_ms, 5000U);
+  EXPECT_EQ(d.half_open_per_source, 0U);
+  EXPECT_EQ(d.half_open_timeout_ms, 16000U);
   EXPECT_EQ(d.refuse, dataplane::RefuseMode::kRst);
   EXPECT_EQ(d.mbuf_reserve_pct, 10);
   EXPECT_EQ(s->listeners[index_of(*s, "pop3")].syn_proxy, dataplane::SynProxyMode::kAuto);

@@ -266,8 +266,8 @@ struct Defense {
   SynProxy syn_proxy = SynProxy::kAuto;
   std::uint32_t syn_proxy_above = 1024;     // half-open flows per worker; >= 1
   std::uint32_t syn_proxy_mss = 1460;       // 536..9000
-  std::uint32_t half_open_per_source = 64;  // 0: no limit
-  Millis half_open_timeout = 5000;          // 1s..60s
+  std::uint32_t half_open_per_source = 0;  // 0: no limit
+  Millis half_open_timeout = 16000;         // 1s..60s
   Refuse refuse = Refuse::kRst;
   std::uint32_t mbuf_reserve = 10;  // percent of the mbuf pool, 0..50
   Origin origin;

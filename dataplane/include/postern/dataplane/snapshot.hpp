@@ -49,11 +49,14 @@ struct Defense {
   // for ten seconds.
   std::uint32_t syn_proxy_above = 1024;
   std::uint16_t syn_proxy_mss = 1460;  // the MSS the SYN proxy announces to clients
-  // Half-open flows one client address may hold in a worker (0: no limit).
-  std::uint32_t half_open_per_source = 64;
-  // A flow whose client has not completed its handshake this long after its SYN is dropped
-  // (independent of `timeout connect`, which is about the server).
-  std::uint32_t half_open_timeout_ms = 5000;
+  // Half-open flows one client address may hold in a worker (0: no limit, the default: a
+  // proxy tier or a NAT opens hundreds at once from one address, and `auto` meets a flood
+  // from one address as it meets a spoofed one).
+  std::uint32_t half_open_per_source = 0;
+  // A flow whose client has not completed its handshake this long after the server's SYN-ACK
+  // is reset (independent of `timeout connect`, which is about a silent server). 16 s lets a
+  // client on a lossy path answer the server's SYN-ACK retransmissions at 1, 3, 7 and 15 s.
+  std::uint32_t half_open_timeout_ms = 16000;
   RefuseMode refuse = RefuseMode::kRst;
   // New connections are refused while fewer than this share (percent) of the mbuf pool is
   // free, so established flows keep the buffers they need.

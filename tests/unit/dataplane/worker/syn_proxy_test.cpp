@@ -366,7 +366,10 @@ TEST(SynProxy, AServerSynAckRepeatedIsAnsweredForTheClient) {
 }
 
 TEST(SynProxy, AutoSwitchesOnAboveTheHalfOpenThresholdAndOffWhenCalm) {
-  WorkerHarness h(1024, [](dataplane::Snapshot& s) { s.defense.syn_proxy_above = 3; });
+  WorkerHarness h(1024, [](dataplane::Snapshot& s) {
+    s.defense.syn_proxy_above = 3;
+    s.defense.half_open_timeout_ms = 5000;
+  });
   h.resolve_servers();
   // Three handshakes the clients never finish.
   for (std::uint16_t port = 41000; port < 41003; ++port) {
