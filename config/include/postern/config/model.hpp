@@ -264,10 +264,10 @@ enum class Refuse : std::uint8_t { kRst, kDrop };
 // (issue 9). Reloadable; haproxy.cfg has no counterpart. The ranges are the loader's.
 struct Defense {
   SynProxy syn_proxy = SynProxy::kAuto;
-  std::uint32_t syn_proxy_above = 1024;     // half-open flows per worker; >= 1
-  std::uint32_t syn_proxy_mss = 1460;       // 536..9000
+  std::uint32_t syn_proxy_above = 1024;    // half-open flows per worker; >= 1
+  std::uint32_t syn_proxy_mss = 1460;      // 536..9000
   std::uint32_t half_open_per_source = 0;  // 0: no limit
-  Millis half_open_timeout = 16000;         // 1s..60s
+  Millis half_open_timeout = 16000;        // 1s..60s
   Refuse refuse = Refuse::kRst;
   std::uint32_t mbuf_reserve = 10;  // percent of the mbuf pool, 0..50
   Origin origin;
