@@ -87,14 +87,10 @@ void Worker::answer_with_cookie(rte_mbuf* m, FrameView& v) noexcept {
   } else {
     rte_pktmbuf_trim(m, static_cast<std::uint16_t>(rte_pktmbuf_data_len(m) - len));
   }
-  // From the port's own MAC, not the address the SYN was sent to (a broadcast one).
-  if (const InterfaceSettings* ifc = iface_for_port(m->port)) {
-    rte_pktmbuf_mtod(m, rte_ether_hdr*)->src_addr = ifc->mac;
-  }
   ++counters_.syn_cookies_sent;
   ++cookies_second_;
   last_cookie_ms_ = now_ms_ != 0 ? now_ms_ : 1;
-  send(m->port, m);
+  reply(m->port, m);
 }
 
 void Worker::open_by_cookie(rte_mbuf* m, FrameView& v, const BindEntry& bind) noexcept {

@@ -326,11 +326,16 @@ void Worker::reply_rst(rte_mbuf* m, FrameView& v) noexcept {
   const std::uint16_t port = m->port;
   rte_pktmbuf_reset(m);
   std::memcpy(rte_pktmbuf_append(m, len), frame, len);
-  // From the port's own MAC, not the address the segment was sent to (a broadcast one).
+  ++counters_.rst_sent;
+  reply(port, m);
+}
+
+void Worker::reply(std::uint16_t port, rte_mbuf* m) noexcept {
+  // From the port's own MAC, whatever address the frame answered was sent to (a broadcast
+  // one, or another host's that a switch flooded).
   if (const InterfaceSettings* ifc = iface_for_port(port)) {
     rte_pktmbuf_mtod(m, rte_ether_hdr*)->src_addr = ifc->mac;
   }
-  ++counters_.rst_sent;
   send(port, m);
 }
 
@@ -463,10 +468,8 @@ void Worker::handle_icmp(rte_mbuf* m, FrameView& v) noexcept {
       return;
     }
     rte_pktmbuf_trim(m, static_cast<std::uint16_t>(rte_pktmbuf_data_len(m) - len));
-    // From the port's own MAC, whatever address the request was sent to (a broadcast one).
-    v.eth->src_addr = ifc->mac;
     ++counters_.icmp_echo_replies;
-    send(m->port, m);
+    reply(m->port, m);
     return;
   }
   IcmpQuote q;

@@ -174,6 +174,8 @@ class alignas(64) Worker {
 
   // Output.
   void send(std::uint16_t port, rte_mbuf* m) noexcept;
+  // Sends a frame answering one that arrived on `port` back out of it, from the port's MAC.
+  void reply(std::uint16_t port, rte_mbuf* m) noexcept;
   void send_to_server(std::uint32_t fi, rte_mbuf* m) noexcept;
   // Towards a next hop behind `port_id`, its MAC from the neighbour cache (resolved first if
   // need be); `slot` caches the cache entry's place.
