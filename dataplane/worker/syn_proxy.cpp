@@ -16,8 +16,14 @@ namespace {
 // `auto` switches off after this many seconds in a row with fewer unanswered cookies than
 // `syn_proxy_above`.
 constexpr std::uint32_t kCalmSeconds = 10;
-// A SYN-ACK with a cookie whose client has not come back this long after is sent once more.
+// A SYN-ACK with a cookie whose client has not come back this long after is sent again, at
+// most kCookieResends times: a client whose handshake ACK is lost that often gets through with
+// its session timeout still ahead (Linux sends a SYN-ACK up to five times, 1 s apart at first).
 constexpr std::uint64_t kCookieResendMs = 1000;
+constexpr std::uint8_t kCookieResends = 3;
+// A client that came back between two resends has a flow then, open or lingering after its
+// close: the flow table alone says whether it came back.
+static_assert(splice::kClosedLingerMs >= kCookieResendMs);
 
 }  // namespace
 
@@ -35,6 +41,13 @@ bool Worker::syn_proxy_on(const ListenerSlot& l) noexcept {
     calm_seconds_ = 0;
   }
   return proxy_auto_on_;
+}
+
+bool Worker::cookie_flood() const noexcept {
+  // `auto` has switched the proxy on, or within the last calm period cookies went unanswered
+  // at the rate that would (a flood, also on a listener with the proxy always on).
+  return proxy_auto_on_ ||
+         (flood_seen_ms_ != 0 && now_ms_ - flood_seen_ms_ < kCalmSeconds * std::uint64_t{1000});
 }
 
 bool Worker::cookie_may_answer() const noexcept {
@@ -63,16 +76,16 @@ void Worker::answer_with_cookie(rte_mbuf* m, FrameView& v) noexcept {
     a.sack = o.sack_permitted;
     a.wscale = o.wscale < 0 ? -1 : static_cast<std::int8_t>(synproxy::kProxyWscale);
   }
-  SentCookie& sc = (*sent_cookies_)[sent_tail_ % kSentCookies];
-  sc.key = key;
-  sc.synack = a;
-  sc.client_isn = isn;
-  sc.client_mac = v.eth->src_addr;
-  sc.port = static_cast<std::uint8_t>(m->port);
-  sc.sent_ms = now_ms_;
-  ++sent_tail_;
-  if (sent_tail_ - sent_head_ > kSentCookies) {
-    sent_head_ = sent_tail_ - kSentCookies;  // the oldest was overwritten
+  if (!cookie_flood() || known_sources_->contains(key.src_ip)) {
+    SentCookie sc;
+    sc.key = key;
+    sc.synack = a;
+    sc.client_isn = isn;
+    sc.client_mac = v.eth->src_addr;
+    sc.port = static_cast<std::uint8_t>(m->port);
+    sc.resends_left = kCookieResends;
+    sc.sent_ms = now_ms_;
+    remember_synack(sc);
   }
   // The SYN-ACK is written over the SYN: an mbuf has room for the largest one.
   const std::uint16_t cap =
@@ -89,6 +102,10 @@ void Worker::answer_with_cookie(rte_mbuf* m, FrameView& v) noexcept {
   }
   ++counters_.syn_cookies_sent;
   ++cookies_second_;
+  if (cookies_second_ > valid_second_ &&
+      cookies_second_ - valid_second_ >= snap_->defense.syn_proxy_above) {
+    flood_seen_ms_ = now_ms_ != 0 ? now_ms_ : 1;
+  }
   last_cookie_ms_ = now_ms_ != 0 ? now_ms_ : 1;
   reply(m->port, m);
 }
@@ -133,6 +150,7 @@ void Worker::open_by_cookie(rte_mbuf* m, FrameView& v, const BindEntry& bind) no
   }
   ++counters_.syn_cookies_valid;
   ++valid_second_;
+  known_sources_->add(key.src_ip);  // only a host at that address could answer the cookie
   Flow& f = flows_.at(fi);
   f.set(kFlowSynProxy);
   // Until the server answers, its ISN and TSval count as 0: the offsets are the cookie and the
@@ -197,17 +215,28 @@ void Worker::leave_half_open(Flow& f) noexcept {
   half_open_sources_->remove(f.client_ip);
 }
 
+void Worker::remember_synack(const SentCookie& sc) noexcept {
+  (*sent_cookies_)[sent_tail_ % kSentCookies] = sc;
+  ++sent_tail_;
+  if (sent_tail_ - sent_head_ > kSentCookies) {
+    sent_head_ = sent_tail_ - kSentCookies;  // the oldest was overwritten
+  }
+}
+
 void Worker::resend_synacks() noexcept {
   // At most one burst per loop turn: the ring is oldest first, so this stops at the first
   // entry younger than a second.
   for (unsigned n = 0; n < kBurst && sent_head_ != sent_tail_; ++n) {
-    const SentCookie& sc = (*sent_cookies_)[sent_head_ % kSentCookies];
+    SentCookie sc = (*sent_cookies_)[sent_head_ % kSentCookies];
     if (sc.sent_ms + kCookieResendMs > now_ms_) {
       return;
     }
     ++sent_head_;
-    if (proxy_auto_on_ || flows_.lookup(sc.key).found()) {
-      continue;  // a flood is on (its SYN-ACKs are not sent twice), or the client came back
+    if (flows_.lookup(sc.key).found()) {
+      continue;  // the client came back
+    }
+    if (cookie_flood() && !known_sources_->contains(sc.key.src_ip)) {
+      continue;  // a flood's SYN-ACKs are not sent twice
     }
     const InterfaceSettings* ifc = iface_for_port(sc.port);
     rte_mbuf* m = ifc != nullptr ? alloc() : nullptr;
@@ -220,15 +249,19 @@ void Worker::resend_synacks() noexcept {
     rte_pktmbuf_append(m, len);
     ++counters_.syn_cookies_resent;
     send(sc.port, m);
+    if (--sc.resends_left != 0) {
+      sc.sent_ms = now_ms_;
+      remember_synack(sc);
+    }
   }
 }
 
 void Worker::syn_proxy_tick() noexcept {
   resend_synacks();
   if (now_ms_ - proxy_second_ms_ >= 1000) {
+    // While cookies answer the SYNs no flow is half-open: what measures the flood now is the
+    // cookies no ACK came back for.
     if (proxy_auto_on_ && snap_ != nullptr) {
-      // While cookies answer the SYNs no flow is half-open: what measures the flood now is the
-      // cookies no ACK came back for.
       const std::uint32_t unanswered =
           cookies_second_ > valid_second_ ? cookies_second_ - valid_second_ : 0;
       calm_seconds_ = unanswered < snap_->defense.syn_proxy_above ? calm_seconds_ + 1 : 0;

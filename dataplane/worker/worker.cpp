@@ -61,6 +61,7 @@ Worker::Worker(const WorkerDeps& deps)
       cookies_(deps.cookie_key != nullptr ? *deps.cookie_key : boot_sip_key()),
       half_open_sources_(std::make_unique<synproxy::HalfOpenSources>(random_sip_key())),
       sent_cookies_(std::make_unique<std::array<SentCookie, kSentCookies>>()),
+      known_sources_(std::make_unique<synproxy::RecentSet>(random_sip_key())),
       tsc_hz_(rte_get_tsc_hz()) {
   for (std::size_t i = 0; i < settings_.source_addresses.size(); ++i) {
     ports_.emplace_back(deps.id, settings_.workers);
@@ -816,6 +817,9 @@ void Worker::from_client(rte_mbuf* m, FrameView& v, std::uint32_t fi) noexcept {
   }
   const splice::Action a = splice::on_client(f, seg, now_ms_);
   if (f.half_open && f.state != FlowState::kSynSent && f.state != FlowState::kSynReceived) {
+    if (f.state != FlowState::kClosed) {
+      known_sources_->add(f.client_ip);  // its handshake ACK: a real host
+    }
     leave_half_open(f);  // the client completed its handshake (or the flow ended)
   }
   switch (a.verdict) {

@@ -32,6 +32,7 @@
 #include "proxy/upstream_headers.hpp"
 #include "synproxy/cookie.hpp"
 #include "synproxy/half_open.hpp"
+#include "synproxy/recent.hpp"
 #include "synproxy/segments.hpp"
 #include "worker/balancer.hpp"
 
@@ -129,6 +130,7 @@ class alignas(64) Worker {
   // SYN proxy (worker/syn_proxy.cpp).
   bool syn_proxy_on(const ListenerSlot& l) noexcept;
   bool cookie_may_answer() const noexcept;
+  bool cookie_flood() const noexcept;
   void answer_with_cookie(rte_mbuf* m, FrameView& v) noexcept;
   void open_by_cookie(rte_mbuf* m, FrameView& v, const BindEntry& bind) noexcept;
   void proxy_server_answered(std::uint32_t fi) noexcept;
@@ -236,21 +238,29 @@ class alignas(64) Worker {
   std::uint32_t cookies_second_ = 0;   // cookies sent in it
   std::uint32_t valid_second_ = 0;     // and cookies that came back
   std::uint32_t calm_seconds_ = 0;     // seconds in a row with few unanswered cookies
-  // The last cookies sent, oldest first: one whose client has not come back a second later is
-  // sent once more (its ACK may have been lost, and a mail client waits for the server to
-  // speak). A flood overwrites entries long before they are a second old: no amplification.
+  // The last time a second's unanswered cookies reached syn_proxy_above (0: never).
+  std::uint64_t flood_seen_ms_ = 0;
+  // The cookies sent lately, oldest first: one whose client has not come back a second later is
+  // sent again, up to kCookieResends times a second apart (its client's ACK may have been
+  // lost, and a mail client waits for the server to speak). While a flood is on, only cookies
+  // for known sources (addresses that completed a handshake lately) are kept and sent again:
+  // a flood's SYN-ACKs go once, and a returning client still recovers from a lost ACK.
   struct SentCookie {
     FlowKey key;  // as the client's segments arrive
     synproxy::SynAck synack;
     Seq client_isn;
     rte_ether_addr client_mac;
     std::uint8_t port = 0;
+    std::uint8_t resends_left = 0;
     std::uint64_t sent_ms = 0;
   };
-  static constexpr std::uint32_t kSentCookies = 4096;
+  static constexpr std::uint32_t kSentCookies = 16384;
+  void remember_synack(const SentCookie& sc) noexcept;
   std::unique_ptr<std::array<SentCookie, kSentCookies>> sent_cookies_;
   std::uint64_t sent_head_ = 0;  // oldest entry not yet looked at again
   std::uint64_t sent_tail_ = 0;  // next entry to write
+  // Client addresses that completed a handshake lately (only a real host can).
+  std::unique_ptr<synproxy::RecentSet> known_sources_;
   // The pool's free count, sampled at most once per millisecond of the worker's clock:
   // rte_mempool_avail_count walks every lcore's cache.
   std::uint64_t mbuf_sample_ms_ = UINT64_MAX;

@@ -491,40 +491,49 @@ TEST(SynProxy, ALostHeaderIsSentAgainOnItsTimer) {
   EXPECT_EQ(h.worker().counters().proxy_retransmits, 1U);
 }
 
-TEST(SynProxy, ASynAckWhoseClientDoesNotComeBackIsSentOnceMore) {
+TEST(SynProxy, ASynAckWhoseClientDoesNotComeBackIsSentAgainThreeTimes) {
   WorkerHarness h(1024, proxy_on);
   h.resolve_servers();
   ProxiedSession p(h);
   const Decoded first = p.syn();
   // The client's ACK is lost: a mail client would wait for the banner for ever. A second later
-  // the same SYN-ACK goes again, and the client's answer to it opens the connection.
+  // the same SYN-ACK goes again, and again a second after that, three times in all.
   h.advance(999);
   EXPECT_TRUE(tcp_only(h.take()).empty());
-  h.advance(2);
-  const auto again = tcp_only(h.take());
-  ASSERT_EQ(again.size(), 1U);
-  expect_valid_tcp(again[0].d);
-  EXPECT_EQ(again[0].port, 0);
-  EXPECT_EQ(again[0].d.seq, first.seq);
-  EXPECT_EQ(again[0].d.ack, first.ack);
-  EXPECT_EQ(again[0].d.options, first.options);
-  EXPECT_EQ(std::memcmp(again[0].d.dst_mac.b, kClientMac.b, 6), 0);
-  EXPECT_EQ(h.worker().counters().syn_cookies_resent, 1U);
-  EXPECT_EQ(only_on(p.ack(), 1).d.flags, kSyn);
-  // Only once; and not for a client that came back.
+  for (std::uint64_t n = 1; n <= 3; ++n) {
+    h.advance(n == 1 ? 2 : 1000);
+    const auto again = tcp_only(h.take());
+    ASSERT_EQ(again.size(), 1U) << "resend " << n;
+    expect_valid_tcp(again[0].d);
+    EXPECT_EQ(again[0].port, 0);
+    EXPECT_EQ(again[0].d.seq, first.seq);
+    EXPECT_EQ(again[0].d.ack, first.ack);
+    EXPECT_EQ(again[0].d.options, first.options);
+    EXPECT_EQ(std::memcmp(again[0].d.dst_mac.b, kClientMac.b, 6), 0);
+    EXPECT_EQ(h.worker().counters().syn_cookies_resent, n);
+  }
   h.advance(5000);
-  EXPECT_EQ(h.worker().counters().syn_cookies_resent, 1U);
+  EXPECT_TRUE(tcp_only(h.take()).empty());
+  EXPECT_EQ(h.worker().counters().syn_cookies_resent, 3U);
+  // The client's answer to the last one still opens the connection.
+  EXPECT_EQ(only_on(p.ack(), 1).d.flags, kSyn);
+  // Nothing goes again for a client that came back.
   ProxiedSession q(h, 40001);
   q.syn();
   q.ack();
-  h.advance(1500);
-  EXPECT_EQ(h.worker().counters().syn_cookies_resent, 1U);
+  h.take();
+  for (int i = 0; i < 4; ++i) {
+    h.advance(1000);
+  }
+  for (const auto& o : tcp_only(h.take())) {
+    EXPECT_NE(o.d.flags, kSyn | kAck);
+  }
+  EXPECT_EQ(h.worker().counters().syn_cookies_resent, 3U);
 }
 
-TEST(SynProxy, AFloodOverwritesTheResendRingInsteadOfAmplifying) {
-  WorkerHarness h(1024, proxy_on);
-  h.resolve_servers();
-  for (std::uint32_t i = 0; i < 10000; ++i) {
+// `count` SYNs from spoofed addresses 10.1.0.0/16 (as bench/synflood sends them).
+void spoofed_flood(WorkerHarness& h, std::uint32_t count) {
+  for (std::uint32_t i = 0; i < count; ++i) {
     TcpPacket syn;
     const std::string src = "10.1." + std::to_string(i / 250) + "." + std::to_string(i % 250 + 1);
     syn.eth(kClientMac, kPortClientMac)
@@ -535,15 +544,54 @@ TEST(SynProxy, AFloodOverwritesTheResendRingInsteadOfAmplifying) {
         .mss(1460);
     h.receive(syn.build(), 0);
   }
+}
+
+TEST(SynProxy, AFloodsSynAcksGoOnceAndAKnownClientsAreSentAgain) {
+  WorkerHarness h(1024, proxy_on);
+  h.resolve_servers();
+  // The real client has completed a handshake before: its address is known.
+  ProxiedSession before(h, 40000);
+  before.syn();
+  before.ack();
   h.take();
-  EXPECT_EQ(h.worker().counters().syn_cookies_sent, 10000U);
-  EXPECT_EQ(h.worker().flows().size(), 0U);
+  spoofed_flood(h, 10000);
+  h.take();
+  // During the flood the client connects again and its handshake ACK is lost.
+  ProxiedSession p(h, 40001);
+  const Decoded first = p.syn();
+  h.take();
+  EXPECT_EQ(h.worker().counters().syn_cookies_sent, 10002U);
+  EXPECT_EQ(h.worker().flows().size(), 1U);  // `before`'s; the flood made none
+  std::vector<Sent> resent;
   for (int i = 0; i < 400; ++i) {
+    spoofed_flood(h, 20);  // the flood goes on
+    h.advance(10);
+    for (const auto& o : tcp_only(h.take())) {
+      if (o.d.ack == first.ack) {
+        resent.push_back(o);
+      }
+    }
+  }
+  // Only the known client's SYN-ACK, three times; none of the flood's 18,000.
+  ASSERT_EQ(resent.size(), 3U);
+  EXPECT_EQ(resent[0].d.seq, first.seq);
+  EXPECT_EQ(h.worker().counters().syn_cookies_resent, 3U);
+  EXPECT_EQ(only_on(p.ack(), 1).d.flags, kSyn);
+}
+
+TEST(SynProxy, AnUnknownClientsSynAckIsNotSentTwiceDuringAFlood) {
+  WorkerHarness h(1024, proxy_on);
+  h.resolve_servers();
+  spoofed_flood(h, 5000);
+  h.take();
+  ProxiedSession p(h, 40001);
+  p.syn();
+  h.take();
+  for (int i = 0; i < 200; ++i) {
     h.advance(10);
   }
   h.take();
-  // Only the ring's 4,096 latest, once each.
-  EXPECT_EQ(h.worker().counters().syn_cookies_resent, 4096U);
+  EXPECT_EQ(h.worker().counters().syn_cookies_resent, 0U);
 }
 
 }  // namespace
