@@ -193,7 +193,7 @@ constexpr WorkerCounterRow kWorkerRows[] = {
   {&dataplane::WorkerCounters::flow_table_used, "postern_flow_table_used", "Entries in use in this worker's flow table, closed connections still lingering included.", kGauge},
   {&dataplane::WorkerCounters::syn_cookies_sent, "postern_syn_cookies_sent_total", "SYNs the SYN proxy answered with a cookie.", kCounter},
   {&dataplane::WorkerCounters::syn_cookies_valid, "postern_syn_cookies_valid_total", "Client ACKs whose cookie proved their address: connections the SYN proxy opened.", kCounter},
-  {&dataplane::WorkerCounters::syn_cookies_resent, "postern_syn_cookies_resent_total", "SYN-ACKs with a cookie sent once more because the client had not come back a second later.", kCounter},
+  {&dataplane::WorkerCounters::syn_cookies_resent, "postern_syn_cookies_resent_total", "SYN-ACKs with a cookie sent again because the client had not come back a second later (up to three times each).", kCounter},
   {&dataplane::WorkerCounters::syn_proxy_active, "postern_syn_proxy_active", "1 while this worker's SYN proxy is switched on by `auto`.", kGauge},
   {&dataplane::WorkerCounters::half_open_flows, "postern_half_open_flows", "Connections whose SYN was forwarded and whose client has not completed its handshake.", kGauge},
 };

@@ -38,7 +38,10 @@
 #        E2E_SOAK=1 (scripts/test.sh --soak): a 60 s flood of at most 50,000,000 SYNs.
 #        FLOOD_SECONDS, FLOOD_COUNT, FLOOD_RATE (SYN/s cap; default: as fast as it goes),
 #        FLOOD_SOURCES, FLOOD_STREAMS (default 50), FLOOD_PARALLEL (default 4), FLOOD_RSS_MB,
-#        FLOOD_RECOVER_S override.
+#        FLOOD_RECOVER_S override. FLOOD_ACK_LOSS=PCT (default 0, off) also loses PCT % of the
+#        real clients' pure ACKs towards port 143 during the flood (nft numgen in the client
+#        namespace), handshake ACKs among them, as a receive ring that overflows more would:
+#        a server-speaks-first session whose handshake ACK is lost waits for its greeting.
 set -uo pipefail
 
 # shellcheck source=tests/e2e/lib.sh
@@ -65,6 +68,7 @@ FLOOD_STREAMS=${FLOOD_STREAMS:-50}
 FLOOD_PARALLEL=${FLOOD_PARALLEL:-4}
 FLOOD_RSS_MB=${FLOOD_RSS_MB:-64}
 FLOOD_RECOVER_S=${FLOOD_RECOVER_S:-60}
+FLOOD_ACK_LOSS=${FLOOD_ACK_LOSS:-0}
 SYNFLOOD=${POSTERN_BUILD_DIR:-$E2E_ROOT/build}/bench/synflood
 SOAK_PY=$E2E_ROOT/tests/e2e/imap_soak.py
 STREAMS_PY=$E2E_ROOT/tests/e2e/streams.py
@@ -93,6 +97,7 @@ cleanup() {
   stop_pid "$SAMPLER_PID"
   stop_pid "$STREAMS_PID"
   FLOOD_PID='' SESSIONS_PID='' SAMPLER_PID='' STREAMS_PID=''
+  [ -z "${NS_CLI:-}" ] || ip netns exec "$NS_CLI" nft delete table inet postern_fl 2>/dev/null
   rec_stop
   bal_stop
   mail_peers_stop
@@ -285,6 +290,18 @@ rate_args=()
 : >"$FL_DIR/gauges.samples"
 sampler &
 SAMPLER_PID=$!
+ACKS_LOST=
+if [ "$FLOOD_ACK_LOSS" -gt 0 ]; then
+  ip netns exec "$NS_CLI" nft -f - <<EOF || e2e_abort "nft: FLOOD_ACK_LOSS"
+table inet postern_fl {
+  counter lost {}
+  chain out {
+    type filter hook output priority filter; policy accept;
+    ip daddr $VIP tcp dport 143 tcp flags == ack numgen random mod 100 < $FLOOD_ACK_LOSS counter name lost drop
+  }
+}
+EOF
+fi
 e2e_log "flood: $SYNFLOOD --interface cli0 --dst-mac $MAC --dst $VIP --dport 143 --count $FLOOD_COUNT --seconds $FLOOD_SECONDS --sources $FLOOD_SOURCES ${rate_args[*]}"
 ip netns exec "$NS_CLI" "$SYNFLOOD" --interface cli0 --dst-mac "$MAC" --dst "$VIP" --dport 143 \
   --count "$FLOOD_COUNT" --seconds "$FLOOD_SECONDS" --sources "$FLOOD_SOURCES" "${rate_args[@]}" \
@@ -304,6 +321,11 @@ read -r LINK1 BACKLOG1 <<<"$(link_drops)"
 LINK_LOST=$((LINK1 - LINK0)) BACKLOG_LOST=$((BACKLOG1 - BACKLOG0))
 wait "$SESSIONS_PID"
 SESSIONS_PID=
+if [ "$FLOOD_ACK_LOSS" -gt 0 ]; then
+  # The sessions started during the flood have ended: the loss ends with them.
+  ACKS_LOST=$(ip netns exec "$NS_CLI" nft list counter inet postern_fl lost | awk '$1 == "packets" { print $2 }')
+  ip netns exec "$NS_CLI" nft delete table inet postern_fl
+fi
 touch "$FL_DIR/sampler.stop"
 wait "$SAMPLER_PID"
 SAMPLER_PID=
@@ -390,6 +412,8 @@ read -r B_ATT B_OK <<<"$(tally before)"
 FLOOD_S=$(awk -v a="$T_FLOOD" -v b="$T_END" 'BEGIN { printf "%.1f", b - a }')
 e2e_log "==== SYN flood figures ($BALANCER)"
 e2e_log "  flood            ${SENT:-?} SYNs in ${FLOOD_S} s, ${PPS:-?} SYN/s sent, from $FLOOD_SOURCES; $RECEIVED packets received by the balancer's side"
+[ -z "$ACKS_LOST" ] ||
+  e2e_log "  ACKs lost        $ACKS_LOST of the real clients' pure ACKs to port 143 (FLOOD_ACK_LOSS=$FLOOD_ACK_LOSS %)"
 e2e_log "  lab link lost    $LINK_LOST frames at the veth, $BACKLOG_LOST in kernel backlogs (machine-wide) during the flood"
 e2e_log "  port lost        ~$PORT_LOST SYNs neither received nor lost on the link: lost at the balancer's port (Postern: its net_af_packet receive ring full)"
 e2e_log "  IMAP before      $B_OK / $B_ATT succeeded"

@@ -6,7 +6,10 @@
 # recorder (every byte checksummed; the server reads the v2 header, then exactly the client's
 # bytes) must work as without it, also
 #   - for a client whose kernel sends no TCP timestamps (the cookie then keeps only the MSS),
-#   - towards servers whose kernel declines window scaling (Postern rescales the windows).
+#   - towards servers whose kernel declines window scaling (Postern rescales the windows),
+#   - for an IMAP client whose handshake ACK is lost (nft in the client namespace drops the
+#     first pure ACK towards the VIP's port 143): Dovecot speaks first, so only Postern's SYN-ACK
+#     sent again a second later gets the session going.
 # Postern's counters must show that every connection came through a cookie.
 #
 # Usage: tests/e2e/syn_proxy_test.sh   (root; POSTERN_BUILD_DIR, LAB as in
@@ -30,6 +33,7 @@ if [ "$BALANCER" != postern ]; then
 fi
 
 cleanup() {
+  [ -z "${NS_CLI:-}" ] || ip netns exec "$NS_CLI" nft delete table inet postern_sp 2>/dev/null
   [ -z "${NS_CLI:-}" ] || ip netns exec "$NS_CLI" sysctl -qw net.ipv4.tcp_timestamps=1 2>/dev/null
   [ -z "${NS_SRV:-}" ] || ip netns exec "$NS_SRV" sysctl -qw net.ipv4.tcp_window_scaling=1 2>/dev/null
   rec_stop
@@ -77,6 +81,39 @@ e2e_check "servers without window scaling: 4 x 1 MB echoed exactly" bulk nows
 via_vip imap 143
 ip netns exec "$NS_SRV" sysctl -qw net.ipv4.tcp_window_scaling=1
 sessions=$((sessions + 5))
+
+# ---- a lost handshake ACK: the SYN-ACK goes again and the session goes on -------------------
+lose_first_ack() {
+  ip netns exec "$NS_CLI" nft -f - <<EOF
+table inet postern_sp {
+  set seen { type inet_proto; flags dynamic; size 4; }
+  counter lost {}
+  chain out {
+    type filter hook output priority filter; policy accept;
+    meta l4proto @seen accept
+    ip daddr $VIP tcp dport 143 tcp flags == ack add @seen { meta l4proto } counter name lost drop
+  }
+}
+EOF
+}
+ack_lost_once() {
+  local n
+  n=$(ip netns exec "$NS_CLI" nft list counter inet postern_sp lost | awk '$1 == "packets" { print $2 }')
+  echo "nft counter in $NS_CLI: ${n:-?} handshake ACK(s) dropped"
+  [ "$n" = 1 ]
+}
+resent0=$(bal_counter counters.syn_cookies_resent)
+e2e_check "nft in $NS_CLI drops the next handshake ACK towards $VIP:143" lose_first_ack
+via_vip imap 143
+if [ -n "$LAST_INSTANCE" ]; then
+  e2e_check "lost handshake ACK: $LAST_INSTANCE logs rip=$CLIENT_ADDR rport=$LAST_PORT" \
+    dovecot_login_logged "$LAST_INSTANCE" imap-login "$CLIENT_ADDR" "$LAST_PORT" "$VIP" 143
+fi
+e2e_check "lost handshake ACK: exactly that ACK was dropped" ack_lost_once
+e2e_check "postern: the SYN-ACK was sent again (syn_cookies_resent grew)" \
+  bal_wait_counter 3 counters.syn_cookies_resent -gt "${resent0:-0}"
+ip netns exec "$NS_CLI" nft delete table inet postern_sp
+sessions=$((sessions + 1))
 
 # ---- every connection came through a cookie ------------------------------------------------
 e2e_check "postern: syn_cookies_valid >= $sessions" \
