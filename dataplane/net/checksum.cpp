@@ -55,4 +55,16 @@ std::uint16_t tcp4_checksum(std::uint32_t src_be, std::uint32_t dst_be, const vo
   return c;
 }
 
+bool tcp4_checksum_ok(std::uint32_t src_be, std::uint32_t dst_be, const void* tcp,
+                      std::size_t tcp_len) noexcept {
+  std::uint8_t pseudo[12];
+  std::memcpy(pseudo, &src_be, 4);
+  std::memcpy(pseudo + 4, &dst_be, 4);
+  pseudo[8] = 0;
+  pseudo[9] = IPPROTO_TCP;
+  pseudo[10] = static_cast<std::uint8_t>(tcp_len >> 8);
+  pseudo[11] = static_cast<std::uint8_t>(tcp_len & 0xff);
+  return csum_fold(csum_partial(tcp, tcp_len, csum_partial(pseudo, sizeof pseudo, 0))) == 0xffffU;
+}
+
 }  // namespace postern::dataplane

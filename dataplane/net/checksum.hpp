@@ -43,4 +43,9 @@ std::uint16_t ipv4_header_checksum(const void* ip, std::size_t ihl_bytes) noexce
 std::uint16_t tcp4_checksum(std::uint32_t src_be, std::uint32_t dst_be, const void* tcp,
                             std::size_t tcp_len) noexcept;
 
+// Whether a received TCP segment's checksum is right: pseudo-header and segment, its check
+// field included, sum to all ones (either zero of ones' complement passes, RFC 1624 section 3).
+bool tcp4_checksum_ok(std::uint32_t src_be, std::uint32_t dst_be, const void* tcp,
+                      std::size_t tcp_len) noexcept;
+
 }  // namespace postern::dataplane

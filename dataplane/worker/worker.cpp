@@ -556,6 +556,23 @@ void Worker::ttl_expired(rte_mbuf* m, FrameView& v) noexcept {
   send(port, m);
 }
 
+bool Worker::tcp_checksum_bad(const rte_mbuf* m, const FrameView& v) noexcept {
+  switch (m->ol_flags & RTE_MBUF_F_RX_L4_CKSUM_MASK) {
+    case RTE_MBUF_F_RX_L4_CKSUM_GOOD:
+    case RTE_MBUF_F_RX_L4_CKSUM_NONE:  // not filled in, but the data is intact
+      return false;
+    case RTE_MBUF_F_RX_L4_CKSUM_BAD:
+      return true;
+    default:
+      break;  // the port did not check it
+  }
+  return !tcp4_checksum_ok(v.ip->src_addr, v.ip->dst_addr, v.tcp, v.l4_len);
+}
+
+bool Worker::unsummed_checksum_bad(const rte_mbuf* m, const FrameView& v) noexcept {
+  return (v.tcp->tcp_flags & (kSyn | kFin | kRst)) == 0 && tcp_checksum_bad(m, v);
+}
+
 void Worker::handle_tcp(rte_mbuf* m, FrameView& v) noexcept {
   // Ethernet padding would otherwise travel on as TCP payload after a rewrite.
   if (rte_pktmbuf_data_len(m) > v.len) {
@@ -564,6 +581,13 @@ void Worker::handle_tcp(rte_mbuf* m, FrameView& v) noexcept {
   if (const DropReason r = screen_tcp(v, [this](std::uint32_t a) { return is_local_address(a); });
       r != DropReason::kCount) {
     drop(m, r);  // martians, land attacks, malformed SYN options: never answered
+    return;
+  }
+  // A SYN, FIN or RST changes what Postern keeps, and a corrupted one would do it although its
+  // endpoint drops it: such segments are summed here. Others go on with their checksum as it
+  // is (the rewrite patches it incrementally, so an error stays one) for the endpoint to judge.
+  if ((v.tcp->tcp_flags & (kSyn | kFin | kRst)) != 0 && tcp_checksum_bad(m, v)) {
+    drop(m, DropReason::kBadTcpChecksum);
     return;
   }
   if (v.ip->time_to_live <= 1) {
@@ -600,6 +624,10 @@ void Worker::handle_tcp(rte_mbuf* m, FrameView& v) noexcept {
     }
     // A server still talking on a connection Postern has forgotten: reset it, as a host
     // would (RFC 9293 3.10.7.1), so it does not retransmit until its own timeout.
+    if (unsummed_checksum_bad(m, v)) {
+      drop(m, DropReason::kBadTcpChecksum);
+      return;
+    }
     counters_.drop(DropReason::kNoFlow);
     reply_rst(m, v);
     return;
@@ -617,6 +645,12 @@ void Worker::handle_tcp(rte_mbuf* m, FrameView& v) noexcept {
       return;
     }
     new_connection(m, v, *bind);
+    return;
+  }
+  // Nothing below is answered before the checksum is known good: a host drops a corrupted
+  // segment without a word, and a corrupted cookie ACK would otherwise cost its client a RST.
+  if (unsummed_checksum_bad(m, v)) {
+    drop(m, DropReason::kBadTcpChecksum);
     return;
   }
   // The ACK that completes a handshake the SYN proxy answered.

@@ -120,6 +120,10 @@ class alignas(64) Worker {
                           const FlowRef& ref) noexcept;
   void ttl_expired(rte_mbuf* m, FrameView& v) noexcept;
   void handle_tcp(rte_mbuf* m, FrameView& v) noexcept;
+  // The segment's TCP checksum is wrong, by the port's verdict or by summing it here.
+  static bool tcp_checksum_bad(const rte_mbuf* m, const FrameView& v) noexcept;
+  // The same for a segment without SYN, FIN or RST (handle_tcp sums those first of all).
+  static bool unsummed_checksum_bad(const rte_mbuf* m, const FrameView& v) noexcept;
   void new_connection(rte_mbuf* m, FrameView& v, const BindEntry& bind) noexcept;
   // Admission, a server, a source port and a flow for a client whose SYN is `syn`: the flow,
   // inserted and counted, in kSynSent; kNoIndex when refused (then `m` is answered or freed).

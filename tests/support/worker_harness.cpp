@@ -138,8 +138,10 @@ std::uint16_t WorkerHarness::capture(void* ctx, std::uint16_t port, std::uint16_
   return n;
 }
 
-void WorkerHarness::receive(const Bytes& frame, std::uint16_t port) {
-  worker_->handle(to_mbuf(frame, port));
+void WorkerHarness::receive(const Bytes& frame, std::uint16_t port, std::uint64_t ol_flags) {
+  rte_mbuf* m = to_mbuf(frame, port);
+  m->ol_flags |= ol_flags;
+  worker_->handle(m);
   worker_->flush();
 }
 

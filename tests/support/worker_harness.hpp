@@ -38,7 +38,8 @@ class WorkerHarness {
                          const dataplane::SeqOffsets* offsets = nullptr);
   ~WorkerHarness();
 
-  void receive(const Bytes& frame, std::uint16_t port);
+  // `ol_flags`: the port's offload verdicts on the frame (RTE_MBUF_F_RX_*), none by default.
+  void receive(const Bytes& frame, std::uint16_t port, std::uint64_t ol_flags = 0);
   // A reload: a copy of the snapshot, next generation, edited by `tweak`, published and taken
   // up by the worker (the old one stays alive, as RCU keeps it until the worker moves on).
   void republish(void (*tweak)(dataplane::Snapshot&));

@@ -17,6 +17,7 @@ namespace postern::dataplane {
   X(kNotForUs, "not_for_us")                        \
   X(kUnsupportedProtocol, "unsupported_protocol")   \
   X(kBadTcpHeader, "bad_tcp_header")                \
+  X(kBadTcpChecksum, "bad_tcp_checksum")            \
   X(kBadSynAck, "syn_ack_mismatch")                 \
   X(kBadArp, "bad_arp")                             \
   X(kIcmpIgnored, "icmp_ignored")                   \

@@ -1,6 +1,7 @@
 // Malformed and odd traffic (issue 9) through a real worker: what leaves it (nothing, a RST,
 // or the rewritten segment) and the drop reason an operator reads in postern_drops_total.
 #include <gtest/gtest.h>
+#include <rte_mbuf.h>
 
 #include <cstring>
 #include <string>
@@ -575,6 +576,112 @@ TEST(Hostile, WithTheSynProxyOnSynDataNeverReachesTheServerAndAckStormsAreDroppe
 
 // Land attacks: a segment whose source is its own destination, or any address of Postern's.
 // Never answered, never a flow.
+// A frame whose TCP checksum is off by one (the IPv4 header stays right).
+Bytes corrupted(const TcpPacket& p) {
+  Bytes f = p.build();
+  const std::size_t at = kIp + ihl_of(f) + 16;
+  f[at + 1] = static_cast<std::uint8_t>(f[at + 1] ^ 0x01);
+  return f;
+}
+
+TEST(Hostile, ACorruptedRstOrFinIsDroppedAndTheFlowGoesOn) {
+  WorkerHarness h;
+  Session s(h);
+  s.greet();
+  const std::uint32_t cseq = s.client_isn + 9;
+  const std::uint32_t sack = s.server_isn + 7;
+  h.receive(corrupted(s.client().seq(cseq).ack(sack).flags(kRst | kAck)), 0);
+  h.receive(corrupted(s.client().seq(cseq).ack(sack).flags(kFin | kAck)), 0);
+  h.receive(corrupted(s.server().seq(sack).ack(s.client_isn + 1 + kHeaderLen + 8).flags(kRst)), 1);
+  EXPECT_TRUE(h.take().empty());
+  EXPECT_EQ(dropped(h, DropReason::kBadTcpChecksum), 3U);
+  EXPECT_EQ(all_drops(h), 3U);
+  // The connection is as it was: the client's next bytes reach the server.
+  const Sent fwd = only_on(
+      s.send_client(s.client().seq(cseq).ack(sack).flags(kAck | kPsh).payload("b NOOP\r\n")), 1);
+  EXPECT_EQ(fwd.d.payload.size(), 8U);
+  EXPECT_EQ(h.worker().counters().flows_closed, 0U);
+}
+
+TEST(Hostile, ACorruptedSynOpensNothingAndIsNotAnswered) {
+  WorkerHarness h;
+  h.resolve_servers();
+  Session s(h);
+  h.receive(corrupted(s.client().seq(s.client_isn).flags(kSyn).mss(1460)), 0);
+  // Also to a port nobody listens on, which a good SYN would get a RST for.
+  h.receive(corrupted(s.client().to(kVipAddr, 9).seq(7).flags(kSyn)), 0);
+  EXPECT_TRUE(h.take().empty());
+  EXPECT_EQ(h.worker().flows().size(), 0U);
+  EXPECT_EQ(dropped(h, DropReason::kBadTcpChecksum), 2U);
+  EXPECT_EQ(h.worker().counters().rst_sent, 0U);
+}
+
+TEST(Hostile, ACorruptedSegmentForNoFlowIsNotAnsweredWithARst) {
+  WorkerHarness h(1024, [](dataplane::Snapshot& s) {
+    for (auto& l : s.listeners) {
+      l.syn_proxy = dataplane::SynProxyMode::kOn;
+    }
+  });
+  h.resolve_servers();
+  Session s(h);
+  // A cookie ACK whose checksum is wrong: answered with a RST, it would end a real handshake.
+  const Sent synack = only_on(s.send_client(s.client().seq(s.client_isn).flags(kSyn).mss(1460)), 0);
+  h.receive(corrupted(s.client().seq(s.client_isn + 1).ack(synack.d.seq + 1).flags(kAck)), 0);
+  // And a data segment for no connection, from either side.
+  h.receive(corrupted(s.client().seq(5).ack(6).flags(kAck | kPsh).payload("x")), 0);
+  TcpPacket srv;
+  srv.eth(kServer1Mac, kPortServerMac)
+      .from("198.19.0.10", 143)
+      .to(kSourceAddr, 20000)
+      .seq(1)
+      .ack(2)
+      .flags(kAck);
+  h.receive(corrupted(srv), 1);
+  EXPECT_TRUE(tcp_only(h.take()).empty());
+  EXPECT_EQ(dropped(h, DropReason::kBadTcpChecksum), 3U);
+  EXPECT_EQ(dropped(h, DropReason::kSynCookieInvalid), 0U);
+  EXPECT_EQ(dropped(h, DropReason::kNoFlow), 0U);
+  // The client's real ACK still opens the connection.
+  EXPECT_EQ(
+      only_on(s.send_client(s.client().seq(s.client_isn + 1).ack(synack.d.seq + 1).flags(kAck)), 1)
+          .d.flags,
+      kSyn);
+}
+
+TEST(Hostile, ACorruptedDataSegmentGoesOnWithItsChecksumStillWrong) {
+  WorkerHarness h;
+  Session s(h);
+  s.greet();
+  h.receive(corrupted(s.client()
+                          .seq(s.client_isn + 9)
+                          .ack(s.server_isn + 7)
+                          .flags(kAck | kPsh)
+                          .payload("b NOOP\r\n")),
+            0);
+  const Sent fwd = only_on(h.take(), 1);
+  // Patched incrementally, the error travels with the segment: the server's kernel drops it,
+  // as the client's would have, and the client sends it again.
+  EXPECT_TRUE(fwd.d.ip_checksum_ok);
+  EXPECT_FALSE(fwd.d.tcp_checksum_ok);
+  EXPECT_EQ(dropped(h, DropReason::kBadTcpChecksum), 0U);
+}
+
+TEST(Hostile, ThePortsChecksumVerdictIsTakenWhenItHasOne) {
+  WorkerHarness h;
+  h.resolve_servers();
+  Session s(h);
+  // A right checksum the port calls bad: dropped, as a NIC that checked it says.
+  h.receive(s.client().seq(s.client_isn).flags(kSyn).mss(1460).build(), 0,
+            RTE_MBUF_F_RX_L4_CKSUM_BAD);
+  EXPECT_TRUE(h.take().empty());
+  EXPECT_EQ(dropped(h, DropReason::kBadTcpChecksum), 1U);
+  // A port that checked it and found it good is not second-guessed.
+  h.receive(corrupted(s.client().seq(s.client_isn).flags(kSyn).mss(1460)), 0,
+            RTE_MBUF_F_RX_L4_CKSUM_GOOD);
+  EXPECT_EQ(only_on(h.take(), 1).d.flags, kSyn);
+  EXPECT_EQ(dropped(h, DropReason::kBadTcpChecksum), 1U);
+}
+
 TEST(Hostile, LandAttacksAreDroppedUnanswered) {
   WorkerHarness h;
   h.resolve_servers();
