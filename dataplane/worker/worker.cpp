@@ -586,7 +586,7 @@ void Worker::handle_tcp(rte_mbuf* m, FrameView& v) noexcept {
   // A SYN, FIN or RST changes what Postern keeps, and a corrupted one would do it although its
   // endpoint drops it: such segments are summed here. Others go on with their checksum as it
   // is (the rewrite patches it incrementally, so an error stays one) for the endpoint to judge.
-  if ((v.tcp->tcp_flags & (kSyn | kFin | kRst)) != 0 && tcp_checksum_bad(m, v)) {
+  if ((v.tcp->tcp_flags & (kSyn | kFin | kRst)) != 0 && tcp_checksum_bad(m, v)) [[unlikely]] {
     drop(m, DropReason::kBadTcpChecksum);
     return;
   }

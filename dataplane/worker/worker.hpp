@@ -121,7 +121,8 @@ class alignas(64) Worker {
   void ttl_expired(rte_mbuf* m, FrameView& v) noexcept;
   void handle_tcp(rte_mbuf* m, FrameView& v) noexcept;
   // The segment's TCP checksum is wrong, by the port's verdict or by summing it here.
-  static bool tcp_checksum_bad(const rte_mbuf* m, const FrameView& v) noexcept;
+  [[gnu::cold, gnu::noinline]] static bool tcp_checksum_bad(const rte_mbuf* m,
+                                                            const FrameView& v) noexcept;
   // The same for a segment without SYN, FIN or RST (handle_tcp sums those first of all).
   static bool unsummed_checksum_bad(const rte_mbuf* m, const FrameView& v) noexcept;
   void new_connection(rte_mbuf* m, FrameView& v, const BindEntry& bind) noexcept;
