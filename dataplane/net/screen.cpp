@@ -27,12 +27,16 @@ bool ether_group(const rte_ether_addr& a) noexcept {
 
 }  // namespace
 
-DropReason screen_addresses(const FrameView& v) noexcept {
+bool martian_source(const FrameView& v) noexcept {
   const std::uint8_t src = first_octet(v.ip->src_addr);
   // "This host on this network" (0/8) and loopback (127/8) never arrive from a wire, and a
   // group or broadcast address never sends (RFC 1812 section 5.3.7). Answering one would
-  // aim a RST at a whole segment.
-  if (src == 0 || src == 127 || group_or_reserved(src) || ether_group(v.eth->src_addr)) {
+  // aim a RST or an echo reply at a whole segment.
+  return src == 0 || src == 127 || group_or_reserved(src) || ether_group(v.eth->src_addr);
+}
+
+DropReason screen_addresses(const FrameView& v) noexcept {
+  if (martian_source(v)) {
     return DropReason::kMartianSource;
   }
   if (group_or_reserved(first_octet(v.ip->dst_addr)) || ether_group(v.eth->dst_addr)) {

@@ -10,6 +10,12 @@
 
 namespace postern::dataplane {
 
+// A source no host sends from: an IPv4 source in 0.0.0.0/8, 127.0.0.0/8, 224.0.0.0/4 or
+// 240.0.0.0/4 (255.255.255.255 included), or an Ethernet source with the group bit. ICMP is
+// screened by this alone (an echo request in a broadcast frame is answered, as Linux does by
+// default); TCP by screen_addresses.
+bool martian_source(const FrameView& v) noexcept;
+
 // Martian and broadcast checks on the addresses alone: kMartianSource for an IPv4 source in
 // 0.0.0.0/8, 127.0.0.0/8, 224.0.0.0/4 or 240.0.0.0/4 (255.255.255.255 included) or an
 // Ethernet source with the group bit; kMartianDestination for a multicast or reserved IPv4

@@ -457,6 +457,16 @@ void Worker::handle_arp(rte_mbuf* m, FrameView& v) noexcept {
 }
 
 void Worker::handle_icmp(rte_mbuf* m, FrameView& v) noexcept {
+  // Neither answered nor believed: an echo reply to a martian would go to a whole segment,
+  // and an error "from" one of Postern's own addresses (or the destination itself) is forged.
+  if (martian_source(v)) {
+    drop(m, DropReason::kMartianSource);
+    return;
+  }
+  if (v.ip->src_addr == v.ip->dst_addr || is_local_address(v.ip->src_addr)) {
+    drop(m, DropReason::kLand);
+    return;
+  }
   if (v.icmp->icmp_type == kIcmpEchoRequest) {
     if (!is_local_address(v.ip->dst_addr) || !icmp_limit_.allow(now_ms_)) {
       drop(m, DropReason::kIcmpIgnored);

@@ -151,6 +151,57 @@ TEST(Icmp, AnErrorAboutNoFlowOfOursIsDropped) {
   EXPECT_EQ(h.worker().counters().dropped(dataplane::DropReason::kIcmpNoFlow), 1U);
 }
 
+// Echo requests and errors from addresses no host sends from, or from Postern's own, are
+// neither answered nor believed: drop reasons martian_source and land, as for TCP.
+TEST(Icmp, MartianAndLandSourcesAreNeitherAnsweredNorBelieved) {
+  WorkerHarness h(1024, nullptr, &kKeyed);
+  h.resolve_servers();
+  const Mac group{{0x01, 0x00, 0x5e, 0x00, 0x00, 0x01}};
+  for (const char* src : {"127.0.0.1", "0.1.2.3", "224.0.0.1", "255.255.255.255"}) {
+    h.receive(icmp_echo(kClientMac, kPortClientMac, src, kVipAddr, 7, 1, "ping"), 0);
+  }
+  h.receive(icmp_echo(group, kPortClientMac, kClientAddr, kVipAddr, 7, 1, "ping"), 0);
+  h.receive(icmp_echo(kClientMac, kPortClientMac, kVipAddr, kVipAddr, 7, 1, "ping"), 0);
+  h.receive(icmp_echo(kServer1Mac, kPortServerMac, kSourceAddr, kVipAddr, 7, 1, "ping"), 1);
+  EXPECT_TRUE(h.take().empty());
+  EXPECT_EQ(h.worker().counters().dropped(dataplane::DropReason::kMartianSource), 5U);
+  EXPECT_EQ(h.worker().counters().dropped(dataplane::DropReason::kLand), 2U);
+  EXPECT_EQ(h.worker().counters().icmp_echo_replies, 0U);
+
+  // A "fragmentation needed" about a real flow, forged from loopback: not forwarded.
+  Session s(h);
+  const Established e = establish(h, s);
+  const std::string big(1400, 'x');
+  const auto out = tcp_only(s.send_server(s.server()
+                                              .seq(s.server_isn + 1)
+                                              .ack(e.server_view_isn + 1 + kHeaderLen)
+                                              .flags(kAck | kPsh)
+                                              .payload(big)));
+  ASSERT_EQ(out.size(), 1U);
+  TcpPacket quoted;
+  quoted.from(kVipAddr, 143)
+      .to(kClientAddr, s.client_port)
+      .seq(out[0].d.seq)
+      .ack(out[0].d.ack)
+      .flags(out[0].d.flags)
+      .payload(big);
+  IcmpError forged;
+  forged.eth(kRouterMac, kPortClientMac)
+      .to(kVipAddr)
+      .type(3, 4)
+      .rest(kMtu)
+      .quote(quoted)
+      .quote_len(IcmpError::kWholeDatagram);
+  h.receive(IcmpError(forged).from("127.0.0.1").build(), 0);
+  EXPECT_TRUE(h.take().empty());
+  EXPECT_EQ(h.worker().counters().dropped(dataplane::DropReason::kMartianSource), 6U);
+  // The same from a router is forwarded, and a plain ping is answered.
+  h.receive(IcmpError(forged).from("198.18.0.254").build(), 0);
+  EXPECT_EQ(only_on(h.take(), 1).d.icmp_type, 3);
+  h.receive(icmp_echo(kClientMac, kPortClientMac, kClientAddr, kVipAddr, 7, 1, "ping"), 0);
+  EXPECT_EQ(only_on(h.take(), 0).d.icmp_type, 0);
+}
+
 TEST(Icmp, ASegmentWhoseTtlRunsOutHereIsAnsweredWithTimeExceeded) {
   WorkerHarness h;
   const Bytes syn = TcpPacket()
