@@ -10,6 +10,7 @@
 #include <utility>
 
 #include "session.hpp"
+#include "support/two_workers.hpp"
 
 namespace postern::test {
 namespace {
@@ -372,102 +373,19 @@ TEST(ExhaustionPool, AReserveOfZeroNeverRefuses) {
 // not own its source port goes through the owner's ring. A full ring drops it, counted by the
 // worker that received it; the owner's own traffic is not touched.
 
-struct Captured {
-  std::vector<Sent> sent;
-  std::vector<Sent> take() { return std::exchange(sent, {}); }
-};
-
-std::uint16_t capture_into(void* ctx, std::uint16_t port, std::uint16_t, rte_mbuf** pkts,
-                           std::uint16_t n) {
-  auto* c = static_cast<Captured*>(ctx);
-  for (std::uint16_t i = 0; i < n; ++i) {
-    Bytes b = from_mbuf(pkts[i]);
-    c->sent.push_back({port, b, decode(b)});
-    rte_pktmbuf_free(pkts[i]);
-  }
-  return n;
-}
-
 TEST(ExhaustionHandoff, AFullRingDropsWhatItCannotTakeAndTheOwnersFlowsGoOn) {
-  test_pool();
-  dataplane::Settings settings;
-  settings.workers = 2;
-  settings.flows = 256;
-  dataplane::InterfaceSettings c;
-  c.ip = ip("198.18.0.1");
-  c.prefix_len = 24;
-  c.port_id = 0;
-  std::memcpy(c.mac.addr_bytes, kPortClientMac.b, 6);
-  dataplane::InterfaceSettings sv_if = c;
-  sv_if.ip = ip("198.19.0.1");
-  sv_if.port_id = 1;
-  std::memcpy(sv_if.mac.addr_bytes, kPortServerMac.b, 6);
-  settings.interfaces = {c, sv_if};
-  settings.source_addresses = {ip("198.19.0.1")};
-
-  dataplane::Snapshot snap;
-  snap.generation = 1;
-  snap.vips = {ip("198.18.0.100")};
-  dataplane::ListenerSlot l;
-  l.servers = {0};
-  snap.listeners = {l};
-  dataplane::ServerSlot sv;
-  sv.ip = ip("198.19.0.10");
-  sv.port = rte_cpu_to_be_16(143);
-  sv.port_id = 1;
-  sv.next_hop = sv.ip;
-  snap.servers = {sv};
-  snap.binds = {{0, 143, 0, false}};
-  std::atomic<const dataplane::Snapshot*> published{&snap};
-
   constexpr unsigned kRing = 64;  // holds kRing - 1 frames
-  Captured out[2];
-  std::vector<std::unique_ptr<dataplane::Worker>> workers;
-  std::vector<rte_ring*> rings;
-  for (std::uint32_t w = 0; w < 2; ++w) {
-    dataplane::WorkerDeps d;
-    d.id = w;
-    d.settings = &settings;
-    d.pool = test_pool();
-    d.snapshot = &published;
-    d.tx = &capture_into;
-    d.tx_ctx = &out[w];
-    d.queue = static_cast<std::uint16_t>(w);
-    workers.push_back(std::make_unique<dataplane::Worker>(d));
-    rings.push_back(rte_ring_create(("ex_inbox" + std::to_string(w)).c_str(), kRing, SOCKET_ID_ANY,
-                                    RING_F_SC_DEQ));
-    ASSERT_NE(rings.back(), nullptr);
-  }
-  struct Cleanup {
-    std::vector<std::unique_ptr<dataplane::Worker>>& workers;
-    std::vector<rte_ring*>& rings;
-    ~Cleanup() {
-      for (auto& w : workers) {
-        if (w) {
-          while (w->drain_inbox() != 0) {  // frees what is still queued
-            w->flush();
-          }
-        }
-      }
-      workers.clear();
-      for (auto* r : rings) {
-        rte_ring_free(r);
-      }
-    }
-  } cleanup{workers, rings};
-  std::vector<dataplane::Worker*> peers{workers[0].get(), workers[1].get()};
-  workers[0]->set_peers(peers, rings[0]);
-  workers[1]->set_peers(peers, rings[1]);
-  dataplane::Worker& owner = *workers[0];
-  dataplane::Worker& other = *workers[1];
+  TwoWorkers tw(kRing);
+  dataplane::Worker& owner = tw.worker(0);
+  dataplane::Worker& other = tw.worker(1);
 
   // Both learn the server's MAC (worker 0 through the hand-off of worker 1's ARP copy).
   other.handle(to_mbuf(arp_packet(2, kServer1Mac, "198.19.0.10", kPortServerMac, "198.19.0.1"), 1));
   owner.drain_inbox();
   owner.flush();
   other.flush();
-  out[0].take();
-  out[1].take();
+  tw.take(0);
+  tw.take(1);
 
   // Worker 0 splices a connection end to end: its source port is even (worker 0's).
   auto client = [] {
@@ -477,7 +395,7 @@ TEST(ExhaustionHandoff, AFullRingDropsWhatItCannotTakeAndTheOwnersFlowsGoOn) {
   };
   owner.handle(to_mbuf(client().seq(10).flags(kSyn).build(), 0));
   owner.flush();
-  auto sent = out[0].take();
+  auto sent = tw.take(0);
   ASSERT_EQ(sent.size(), 1U);
   const std::uint16_t lport = sent[0].d.sport;
   const std::uint32_t isn = sent[0].d.seq;  // the server-side ISN is Postern's own
@@ -490,7 +408,7 @@ TEST(ExhaustionHandoff, AFullRingDropsWhatItCannotTakeAndTheOwnersFlowsGoOn) {
   owner.handle(to_mbuf(server().seq(500).ack(isn + 1).flags(kSyn | kAck).build(), 1));
   owner.handle(to_mbuf(client().seq(11).ack(501).flags(kAck).build(), 0));
   owner.flush();
-  ASSERT_EQ(out[0].take().size(), 2U);  // SYN-ACK to the client, ACK to the server
+  ASSERT_EQ(tw.take(0).size(), 2U);  // SYN-ACK to the client, ACK to the server
 
   // Worker 1 receives server segments for worker 0's ports until the ring is full.
   for (unsigned i = 0; i < kRing; ++i) {
@@ -499,7 +417,7 @@ TEST(ExhaustionHandoff, AFullRingDropsWhatItCannotTakeAndTheOwnersFlowsGoOn) {
   other.flush();
   EXPECT_EQ(other.counters().handoff_sent, kRing - 1);
   EXPECT_EQ(other.counters().dropped(DropReason::kHandoffFull), 1U);
-  EXPECT_TRUE(out[1].take().empty());
+  EXPECT_TRUE(tw.take(1).empty());
 
   // Worker 0's connection is untouched: data both ways, directly on its own queue.
   owner.handle(
@@ -507,7 +425,7 @@ TEST(ExhaustionHandoff, AFullRingDropsWhatItCannotTakeAndTheOwnersFlowsGoOn) {
   owner.handle(
       to_mbuf(server().seq(501).ack(isn + 10).flags(kAck | kPsh).payload("a1 OK\r\n").build(), 1));
   owner.flush();
-  sent = out[0].take();
+  sent = tw.take(0);
   ASSERT_EQ(sent.size(), 2U);
   const Sent up = only_on(sent, 1);
   EXPECT_EQ(up.d.payload.size(), 9U);
@@ -524,7 +442,7 @@ TEST(ExhaustionHandoff, AFullRingDropsWhatItCannotTakeAndTheOwnersFlowsGoOn) {
     owner.flush();
   }
   EXPECT_EQ(drained, kRing - 1);
-  out[0].take();
+  tw.take(0);
   other.handle(to_mbuf(server().seq(501).ack(isn + 1).flags(kAck).build(), 1));
   EXPECT_EQ(other.counters().handoff_sent, kRing);
   EXPECT_EQ(other.counters().dropped(DropReason::kHandoffFull), 1U);
