@@ -37,8 +37,11 @@ std::uint16_t ipv4_header_checksum(const void* ip, std::size_t ihl_bytes) noexce
   return static_cast<std::uint16_t>(~csum_fold(sum));
 }
 
-std::uint16_t tcp4_checksum(std::uint32_t src_be, std::uint32_t dst_be, const void* tcp,
-                            std::size_t tcp_len) noexcept {
+namespace {
+
+// The sum of the TCP pseudo-header (RFC 9293 section 3.1).
+std::uint32_t tcp4_pseudo_sum(std::uint32_t src_be, std::uint32_t dst_be,
+                              std::size_t tcp_len) noexcept {
   std::uint8_t pseudo[12];
   std::memcpy(pseudo, &src_be, 4);
   std::memcpy(pseudo + 4, &dst_be, 4);
@@ -46,7 +49,14 @@ std::uint16_t tcp4_checksum(std::uint32_t src_be, std::uint32_t dst_be, const vo
   pseudo[9] = IPPROTO_TCP;
   pseudo[10] = static_cast<std::uint8_t>(tcp_len >> 8);
   pseudo[11] = static_cast<std::uint8_t>(tcp_len & 0xff);
-  std::uint32_t sum = csum_partial(pseudo, sizeof pseudo, 0);
+  return csum_partial(pseudo, sizeof pseudo, 0);
+}
+
+}  // namespace
+
+std::uint16_t tcp4_checksum(std::uint32_t src_be, std::uint32_t dst_be, const void* tcp,
+                            std::size_t tcp_len) noexcept {
+  std::uint32_t sum = tcp4_pseudo_sum(src_be, dst_be, tcp_len);
   // Skip the check field at offset 16.
   const auto* t = static_cast<const std::uint8_t*>(tcp);
   sum = csum_partial(t, 16, sum);
@@ -57,14 +67,7 @@ std::uint16_t tcp4_checksum(std::uint32_t src_be, std::uint32_t dst_be, const vo
 
 bool tcp4_checksum_ok(std::uint32_t src_be, std::uint32_t dst_be, const void* tcp,
                       std::size_t tcp_len) noexcept {
-  std::uint8_t pseudo[12];
-  std::memcpy(pseudo, &src_be, 4);
-  std::memcpy(pseudo + 4, &dst_be, 4);
-  pseudo[8] = 0;
-  pseudo[9] = IPPROTO_TCP;
-  pseudo[10] = static_cast<std::uint8_t>(tcp_len >> 8);
-  pseudo[11] = static_cast<std::uint8_t>(tcp_len & 0xff);
-  return csum_fold(csum_partial(tcp, tcp_len, csum_partial(pseudo, sizeof pseudo, 0))) == 0xffffU;
+  return csum_fold(csum_partial(tcp, tcp_len, tcp4_pseudo_sum(src_be, dst_be, tcp_len))) == 0xffffU;
 }
 
 }  // namespace postern::dataplane
