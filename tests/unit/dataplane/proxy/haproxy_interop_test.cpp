@@ -396,6 +396,7 @@ class HaproxyInterop : public ::testing::Test {
     std::ostringstream cfg;
     cfg << "global\n"
         << "    maxconn 100\n"
+        << "    noreuseport\n"
         << "defaults\n"
         << "    mode tcp\n"
         << "    timeout connect 2s\n"
