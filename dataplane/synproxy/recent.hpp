@@ -19,19 +19,19 @@ class RecentSet {
 
   explicit RecentSet(const SipKey& key) : key_(key) {}
 
-  void add(std::uint64_t a, std::uint64_t b = 0) noexcept {
-    const std::uint64_t f = fingerprint(a, b);
+  void add(std::uint64_t key) noexcept {
+    const std::uint64_t f = fingerprint(key);
     slots_[slot(f)] = f;
   }
-  bool contains(std::uint64_t a, std::uint64_t b = 0) const noexcept {
-    const std::uint64_t f = fingerprint(a, b);
+  bool contains(std::uint64_t key) const noexcept {
+    const std::uint64_t f = fingerprint(key);
     return slots_[slot(f)] == f;
   }
 
  private:
   // Never 0, which marks an empty slot.
-  std::uint64_t fingerprint(std::uint64_t a, std::uint64_t b) const noexcept {
-    return siphash<1, 3>(key_, a, b) | 1U;
+  std::uint64_t fingerprint(std::uint64_t key) const noexcept {
+    return siphash<1, 3>(key_, key, 0x7265) | 1U;
   }
   static std::uint32_t slot(std::uint64_t f) noexcept {
     return static_cast<std::uint32_t>(f >> (64 - kBits));

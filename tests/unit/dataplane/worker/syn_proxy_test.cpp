@@ -5,11 +5,13 @@
 #include <gtest/gtest.h>
 
 #include <cstring>
+#include <memory>
 #include <string>
 
 #include "net/tcp_options.hpp"
 #include "session.hpp"
 #include "synproxy/cookie.hpp"
+#include "synproxy/recent.hpp"
 
 namespace postern::test {
 namespace {
@@ -104,6 +106,33 @@ TEST(SynCookies, RoundTripAndForgeries) {
     passed += c.check(k, dataplane::Seq(1001), dataplane::Seq(x), t0) ? 1 : 0;
   }
   EXPECT_LE(passed, 3);
+}
+
+TEST(RecentSet, KnowsWhatWasAddedForgetsTheOldestAndNeverGrows) {
+  const dataplane::SipKey key{0x0123456789abcdefULL, 0xfedcba9876543210ULL};
+  auto set = std::make_unique<synproxy::RecentSet>(key);
+  for (std::uint64_t a = 1; a <= 1000; ++a) {
+    set->add(a);
+  }
+  int known = 0;
+  for (std::uint64_t a = 1; a <= 1000; ++a) {
+    known += set->contains(a) ? 1 : 0;
+  }
+  // 1,000 keys in 16,384 slots: a few collide, and a collision keeps the newer one.
+  EXPECT_GE(known, 960);
+  for (std::uint64_t a = 1000001; a <= 1100000; ++a) {
+    ASSERT_FALSE(set->contains(a)) << a;  // never added: a 64-bit fingerprint would have to match
+  }
+  // A flood of new keys takes every slot; the first thousand are (nearly all) forgotten.
+  for (std::uint64_t a = 2000000; a < 2000000 + 8 * synproxy::RecentSet::kSlots; ++a) {
+    set->add(a);
+  }
+  known = 0;
+  for (std::uint64_t a = 1; a <= 1000; ++a) {
+    known += set->contains(a) ? 1 : 0;
+  }
+  EXPECT_LE(known, 5);
+  EXPECT_EQ(sizeof(synproxy::RecentSet), 8 * synproxy::RecentSet::kSlots + sizeof(key));
 }
 
 TEST(SynCookies, MssTableAndTimestampBits) {
